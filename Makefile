@@ -1,0 +1,32 @@
+# Two entry points, each sets itself up from nothing but Python and pip:
+#   make demo  -- install, then compare January with July 2013 NYC flights (real data)
+#   make test  -- install, then run the whole test suite
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+.PHONY: install-dev install-demo demo test lint
+
+install-dev: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+
+install-demo: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
+
+# compare exits 1 when it finds drift (it does here): that is the expected outcome.
+demo: install-demo
+	$(BIN)/python examples/flights_data.py demo-data
+	$(BIN)/shiftguard compare demo-data/flights_jan.parquet demo-data/flights_jul.parquet \
+		--report drift.html; test $$? -le 1
+	@echo "report written to drift.html"
+
+test: install-dev
+	$(BIN)/python -m ruff check src tests bench examples
+	$(BIN)/python -m pytest -n 2 tests
+
+lint: install-dev
+	$(BIN)/python -m ruff check src tests bench examples

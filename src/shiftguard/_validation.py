@@ -1,0 +1,87 @@
+"""The one validation path: every public function sends its inputs through here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from shiftguard.errors import InputError, ParameterError
+
+
+def as_float_array(
+    x: Any,
+    name: str,
+    *,
+    ndim: int = 1,
+    min_size: int = 1,
+    allow_nan: bool = False,
+) -> np.ndarray:
+    """Return ``x`` as a C-contiguous float64 array of ``ndim`` dimensions.
+
+    A 1-D input is accepted where 2-D is wanted (one column). Raises
+    :class:`~shiftguard.errors.InputError` naming ``name`` when ``x`` is not numeric,
+    has the wrong shape, has fewer than ``min_size`` rows, or holds NaN (unless
+    ``allow_nan``) or infinities.
+    """
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"expected numbers, got {type(x).__name__} ({exc})", name) from None
+    if ndim == 2 and arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != ndim:
+        raise InputError(f"expected a {ndim}-D array, got shape {arr.shape}", name)
+    if arr.shape[0] < min_size:
+        raise InputError(f"needs at least {min_size} rows, got {arr.shape[0]}", name)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        n_nan = int(np.isnan(arr).sum())
+        n_inf = int(bad.sum()) - n_nan
+        if n_inf:
+            raise InputError(f"holds {n_inf} infinite value(s)", name)
+        if not allow_nan:
+            raise InputError(f"holds {n_nan} NaN value(s); drop or impute them first", name)
+    return np.ascontiguousarray(arr)
+
+
+def check_alpha(alpha: float, name: str = "alpha") -> float:
+    """Return ``alpha`` as float after checking ``0 < alpha < 1``."""
+    try:
+        a = float(alpha)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be a number in (0, 1), got {alpha!r}") from None
+    if not 0.0 < a < 1.0:
+        raise ParameterError(f"{name} must lie in (0, 1), got {alpha!r}")
+    return a
+
+
+def check_positive_int(value: int, name: str, minimum: int = 1) -> int:
+    """Return ``value`` as int after checking it is an integer ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_choice(value: str, name: str, choices: Sequence[str]) -> str:
+    """Return ``value`` after checking it is one of ``choices``."""
+    if value not in choices:
+        raise ParameterError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def check_same_length(**arrays: Any) -> int:
+    """Return the common length of the named arrays, or raise naming the mismatch."""
+    lengths = {k: len(v) for k, v in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        detail = ", ".join(f"{k}={n}" for k, n in lengths.items())
+        raise InputError(f"lengths differ: {detail}")
+    return next(iter(lengths.values()))
+
+
+def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """Return a NumPy Generator from an int seed, a Generator, or ``None`` (fresh entropy)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)
