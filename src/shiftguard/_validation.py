@@ -67,7 +67,8 @@ def check_positive_int(value: int, name: str, minimum: int = 1) -> int:
 def check_choice(value: str, name: str, choices: Sequence[str]) -> str:
     """Return ``value`` after checking it is one of ``choices``."""
     if value not in choices:
-        raise ParameterError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+        options = ", ".join(map(repr, choices))
+        raise ParameterError(f"{name} must be one of {options}; got {value!r}")
     return value
 
 
@@ -85,3 +86,52 @@ def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
+
+
+STREAM_SUPPORTS = ("real", "unit", "binary")
+
+
+def as_stream_values(xs: Any, name: str = "xs", support: str = "real") -> np.ndarray:
+    """Return a 1-D float64 array of stream values, checked against their ``support``.
+
+    ``support`` is ``"real"`` (any finite number), ``"unit"`` (numbers in [0, 1]) or
+    ``"binary"`` (exactly 0 or 1). Raises :class:`~shiftguard.errors.InputError` naming
+    ``name``, the first offending position and the problem; an empty batch is allowed.
+    """
+    arr = as_float_array(xs, name, ndim=1, min_size=0)
+    if support == "unit":
+        outside = np.flatnonzero((arr < 0.0) | (arr > 1.0))
+        if outside.size:
+            i = int(outside[0])
+            raise InputError(f"values must lie in [0, 1]; position {i} holds {arr[i]!r}", name)
+    elif support == "binary":
+        outside = np.flatnonzero((arr != 0.0) & (arr != 1.0))
+        if outside.size:
+            i = int(outside[0])
+            raise InputError(f"values must be 0 or 1; position {i} holds {arr[i]!r}", name)
+    return arr
+
+
+def as_stream_value(x: Any, name: str = "x", support: str = "real") -> float:
+    """Return one stream value as float, checked like :func:`as_stream_values`.
+
+    Only a scalar (a number or a 0-d array) is accepted; a sequence raises
+    :class:`~shiftguard.errors.InputError` pointing to ``update_many``.
+    """
+    if np.ndim(x) != 0:
+        raise InputError(
+            f"expected one number, got shape {np.shape(x)}; feed batches to update_many", name
+        )
+    return float(as_stream_values(np.reshape(np.asarray(x, dtype=object), 1), name, support)[0])
+
+
+def check_positive_number(value: float, name: str, *, allow_zero: bool = False) -> float:
+    """Return ``value`` as float after checking it is finite and ``> 0`` (``>= 0`` if allowed)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be a number, got {value!r}") from None
+    if not np.isfinite(v) or v < 0.0 or (v == 0.0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ParameterError(f"{name} must be a finite number {bound}, got {value!r}")
+    return v
