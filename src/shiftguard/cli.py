@@ -114,7 +114,8 @@ def format_text(report: Any) -> str:
     rows = [header]
     for c in report.columns:
         rows.append((
-            c.name, c.kind, c.test, _fmt(c.statistic, ".4g"), _fmt(c.pvalue), _fmt(c.pvalue_adjusted),
+            c.name, c.kind, c.test, _fmt(c.statistic, ".4g"), _fmt(c.pvalue),
+            _fmt(c.pvalue_adjusted),
             f"{_fmt(c.effect_size)} {c.effect_size_name}".strip(),
             f"{c.missing_reference}/{c.missing_current}", _fmt(c.missing_pvalue_adjusted),
             "DRIFT" if c.drifted else "-",
@@ -125,12 +126,14 @@ def format_text(report: Any) -> str:
     for c in report.columns:
         if c.unseen_categories:
             shown = ", ".join(c.unseen_categories[:10])
-            more = f" (+{len(c.unseen_categories) - 10} more)" if len(c.unseen_categories) > 10 else ""
+            extra = len(c.unseen_categories) - 10
+            more = f" (+{extra} more)" if extra > 0 else ""
             lines.append(f"note: {c.name!r} has categories unseen in the reference: {shown}{more}")
     m = report.multivariate
     if m is not None:
         lines.append(
-            f"multivariate ({m.method}, {m.n_features} features, {m.n_reference}+{m.n_current} rows):"
+            f"multivariate ({m.method}, {m.n_features} features, "
+            f"{m.n_reference}+{m.n_current} rows):"
             f" statistic {m.statistic:.4g}, p {m.pvalue:.3g}, p_adj {m.pvalue_adjusted:.3g}"
             f" -> {'DRIFT' if m.drifted else 'no drift'}"
         )
