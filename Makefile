@@ -9,7 +9,7 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-.PHONY: install-dev install-demo demo test lint
+.PHONY: install-dev install-demo browser demo test lint
 
 install-dev: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -24,7 +24,14 @@ demo: install-demo
 		--report drift.html; test $$? -le 1
 	@echo "report written to drift.html"
 
-test: install-dev
+# The report's browser test needs Debian's chromium; installed here when we are root.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not found (not root): the browser test will be skipped"; fi; }
+
+test: install-dev browser
 	$(BIN)/python -m ruff check src tests bench examples
 	$(BIN)/python -m pytest -n 2 tests
 
