@@ -135,3 +135,40 @@ def check_positive_number(value: float, name: str, *, allow_zero: bool = False) 
         bound = ">= 0" if allow_zero else "> 0"
         raise ParameterError(f"{name} must be a finite number {bound}, got {value!r}")
     return v
+
+
+def as_label_array(x: Any, name: str, *, min_size: int = 1) -> np.ndarray:
+    """Return categorical labels (str, int, bool or object) as a 1-D NumPy array.
+
+    Raises :class:`~shiftguard.errors.InputError` naming ``name`` when ``x`` is not 1-D,
+    has fewer than ``min_size`` labels, or holds missing labels (``None`` or NaN), which the
+    caller must drop or encode as a category of their own first.
+    """
+    arr = np.asarray(x)
+    if arr.ndim != 1:
+        raise InputError(f"expected a 1-D array of labels, got shape {arr.shape}", name)
+    if arr.size < min_size:
+        raise InputError(f"needs at least {min_size} labels, got {arr.size}", name)
+    if arr.dtype.kind in "fc" or arr.dtype == object:
+        missing = np.equal(arr, None) | (arr != arr)  # NaN is the only value unequal to itself
+        if missing.any():
+            raise InputError(
+                f"holds {int(missing.sum())} missing label(s) (None/NaN); drop them or give "
+                "them a category of their own first",
+                name,
+            )
+    return arr
+
+
+def as_count_array(x: Any, name: str) -> np.ndarray:
+    """Return per-category counts as a 1-D float64 array of non-negative whole numbers.
+
+    Raises :class:`~shiftguard.errors.InputError` naming ``name`` when ``x`` is empty, not
+    1-D, or holds a negative, fractional or non-finite count.
+    """
+    arr = as_float_array(x, name, ndim=1, min_size=1)
+    bad = np.flatnonzero((arr < 0.0) | (arr != np.floor(arr)))
+    if bad.size:
+        i = int(bad[0])
+        raise InputError(f"counts must be whole numbers >= 0; position {i} holds {arr[i]!r}", name)
+    return arr

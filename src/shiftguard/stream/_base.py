@@ -1,0 +1,145 @@
+"""Plumbing every streaming detector shares: input checks, batching and JSON state.
+
+A detector keeps its whole state in a few NumPy arrays (``self._state``) that one numba
+kernel advances over a batch. ``update(x)`` feeds that kernel a batch of one value, so the
+one-by-one and the batched paths run the same arithmetic and give the same alarms. After
+an alarm every detector starts afresh from the next value (river's convention), so the
+alarms of a long stream are the alarms of consecutive independent runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from shiftguard._validation import as_stream_value, as_stream_values
+from shiftguard.errors import StateError
+
+STATE_VERSION = 1
+
+#: Finite stand-in for an infinite running minimum or maximum, so that states stay plain JSON.
+BIG = float(np.finfo(np.float64).max)
+
+_REGISTRY: dict[str, type[StreamDetector]] = {}
+
+
+class StreamDetector:
+    """Shared behaviour of the detectors in :mod:`shiftguard.stream`.
+
+    Subclasses set ``_support`` (``"real"``, ``"unit"`` or ``"binary"``), list their
+    constructor arguments in ``_params`` and implement ``_initial_state`` (a dict of
+    arrays) and ``_process(xs, alarms) -> n_alarms``.
+    """
+
+    _support: ClassVar[str] = "real"
+    _params: ClassVar[tuple[str, ...]] = ()
+    #: State arrays whose length may change while streaming (checked for dtype only).
+    _growing_state: ClassVar[frozenset[str]] = frozenset()
+
+    drift_detected: bool
+    n_seen: int
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _REGISTRY[cls.__name__] = cls
+
+    def reset(self) -> None:
+        """Forget everything seen so far; the detector is as freshly constructed."""
+        self._state = self._initial_state()
+        self.drift_detected = False
+        self.n_seen = 0
+
+    def update(self, x: float) -> StreamDetector:
+        """Feed one value; afterwards ``drift_detected`` tells whether it raised an alarm."""
+        self._run(np.array([as_stream_value(x, "x", self._support)]))
+        return self
+
+    def update_many(self, xs: Any) -> np.ndarray:
+        """Feed a batch of values in order.
+
+        Returns
+        -------
+        numpy.ndarray
+            Positions in ``xs`` (int64, increasing) at which an alarm fired: exactly the
+            values after which ``drift_detected`` would be ``True`` had they been fed one
+            by one with :meth:`update`.
+        """
+        return self._run(as_stream_values(xs, "xs", self._support))
+
+    def _run(self, xs: np.ndarray) -> np.ndarray:
+        alarms = np.empty(xs.size, dtype=np.int64)
+        n_alarms = int(self._process(xs, alarms))
+        alarms = alarms[:n_alarms].copy()
+        if xs.size:
+            self.drift_detected = bool(n_alarms) and int(alarms[-1]) == xs.size - 1
+        self.n_seen += int(xs.size)
+        return alarms
+
+    def _initial_state(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _process(self, xs: np.ndarray, alarms: np.ndarray) -> int:
+        raise NotImplementedError
+
+    def get_params(self) -> dict[str, Any]:
+        """Constructor arguments, as given."""
+        return {name: getattr(self, name) for name in self._params}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready state; :meth:`from_dict` continues the stream identically."""
+        return {
+            "detector": type(self).__name__,
+            "version": STATE_VERSION,
+            "params": self.get_params(),
+            "state": {k: v.tolist() for k, v in self._state.items()},
+            "drift_detected": self.drift_detected,
+            "n_seen": self.n_seen,
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> StreamDetector:
+        """Rebuild a detector from :meth:`to_dict` output.
+
+        Raises :class:`~shiftguard.errors.StateError` when ``state`` is for another
+        detector or version, or its arrays have the wrong shape or non-finite values.
+        """
+        if not isinstance(state, dict) or state.get("detector") != cls.__name__:
+            found = state.get("detector") if isinstance(state, dict) else type(state).__name__
+            raise StateError(f"expected a {cls.__name__} state, got {found!r}")
+        if state.get("version") != STATE_VERSION:
+            raise StateError(f"unsupported state version {state.get('version')!r}")
+        try:
+            detector = cls(**state["params"])
+            saved = state["state"]
+            restored = {}
+            for name, fresh in detector._state.items():
+                arr = np.array(saved[name], dtype=fresh.dtype)
+                fixed = name not in cls._growing_state
+                if (fixed and arr.shape != fresh.shape) or arr.ndim != fresh.ndim:
+                    raise StateError(f"state {name!r} has shape {arr.shape}, not {fresh.shape}")
+                if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+                    raise StateError(f"state {name!r} holds non-finite values")
+                restored[name] = arr
+            if set(saved) != set(restored):
+                raise StateError(f"state fields {sorted(saved)} != {sorted(restored)}")
+            detector._state = restored
+            detector.drift_detected = bool(state["drift_detected"])
+            detector.n_seen = int(state["n_seen"])
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            if isinstance(exc, StateError):
+                raise
+            raise StateError(f"malformed {cls.__name__} state: {exc!r}") from None
+        return detector
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+def detector_from_dict(state: dict[str, Any]) -> StreamDetector:
+    """Rebuild any :mod:`shiftguard.stream` detector from its ``to_dict()`` output."""
+    name = state.get("detector") if isinstance(state, dict) else None
+    if name not in _REGISTRY:
+        raise StateError(f"unknown detector {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name].from_dict(state)

@@ -1,0 +1,126 @@
+"""Page–Hinkley test for a change in the mean of a stream."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from shiftguard._validation import check_choice, check_positive_int, check_positive_number
+from shiftguard.errors import ParameterError
+from shiftguard.stream._base import BIG, StreamDetector
+
+MODES = ("both", "up", "down")
+_N, _MEAN, _SUM_UP, _SUM_DOWN, _MIN_UP, _MAX_DOWN = range(6)
+
+
+@njit(cache=True)
+def _restart(s: np.ndarray) -> None:
+    s[_N] = 0.0
+    s[_MEAN] = 0.0
+    s[_SUM_UP] = 0.0
+    s[_SUM_DOWN] = 0.0
+    s[_MIN_UP] = BIG
+    s[_MAX_DOWN] = -BIG
+
+
+@njit(cache=True)
+def _page_hinkley_run(xs, s, min_instances, delta, threshold, forgetting, up, down, alarms):
+    n_alarms = 0
+    for i in range(xs.size):
+        x = xs[i]
+        s[_N] += 1.0
+        s[_MEAN] += (x - s[_MEAN]) / s[_N]
+        deviation = x - s[_MEAN]
+        s[_SUM_UP] = forgetting * s[_SUM_UP] + deviation - delta
+        s[_SUM_DOWN] = forgetting * s[_SUM_DOWN] + deviation + delta
+        s[_MIN_UP] = min(s[_MIN_UP], s[_SUM_UP])
+        s[_MAX_DOWN] = max(s[_MAX_DOWN], s[_SUM_DOWN])
+        if s[_N] >= min_instances:
+            rise = up and s[_SUM_UP] - s[_MIN_UP] > threshold
+            fall = down and s[_MAX_DOWN] - s[_SUM_DOWN] > threshold
+            if rise or fall:
+                alarms[n_alarms] = i
+                n_alarms += 1
+                _restart(s)
+    return n_alarms
+
+
+class PageHinkley(StreamDetector):
+    """Page–Hinkley test for an increase and/or decrease of a stream's mean.
+
+    Keeps the running mean :math:`\\bar x_t` and the cumulative deviations
+    :math:`U_t = f U_{t-1} + (x_t - \\bar x_t - \\delta)` (and the mirror image
+    :math:`D_t` with :math:`+\\delta`); alarms when :math:`U_t - \\min_{s \\le t} U_s` or
+    :math:`\\max_{s \\le t} D_s - D_t` exceeds ``threshold``, after at least
+    ``min_instances`` values. Defaults follow river's ``PageHinkley``.
+
+    Parameters
+    ----------
+    min_instances
+        Values seen before the first alarm can fire.
+    delta
+        Magnitude of change tolerated (the allowance).
+    threshold
+        Alarm threshold (lambda), in units of the data.
+    forgetting_factor
+        Weight ``f`` of past deviations (river's ``alpha``); 1 means no forgetting.
+    mode
+        ``"both"``, ``"up"`` (increases only) or ``"down"`` (decreases only).
+
+    Notes
+    -----
+    Guarantee: none in closed form, because the mean is estimated from the stream. With
+    ``forgetting_factor=1`` and a known mean it is Page's CUSUM with allowance ``delta``
+    and threshold ``threshold`` (see :class:`~shiftguard.stream.CUSUM` and
+    :func:`~shiftguard.stream.cusum_average_run_length`). Measured on standard-normal
+    null streams with the defaults: P(any alarm within 10,000 values) = 0.054
+    (simulation, 4,000 streams; ``tests/validity/test_stream_classical.py`` checks it
+    with fresh seeds). The alarm threshold is in data units, so scale matters.
+
+    After an alarm the detector restarts from the next value.
+
+    References
+    ----------
+    E. S. Page (1954). Continuous inspection schemes. Biometrika 41, 100–115.
+    D. V. Hinkley (1971). Inference about the change-point from cumulative sum tests.
+    Biometrika 58, 509–523.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shiftguard.stream import PageHinkley
+    >>> rng = np.random.default_rng(0)
+    >>> stream = np.r_[rng.normal(0, 1, 1000), rng.normal(3, 1, 1000)]
+    >>> PageHinkley().update_many(stream)
+    array([1021])
+    """
+
+    _params = ("min_instances", "delta", "threshold", "forgetting_factor", "mode")
+
+    def __init__(
+        self,
+        min_instances: int = 30,
+        delta: float = 0.005,
+        threshold: float = 50.0,
+        forgetting_factor: float = 1 - 0.0001,
+        mode: str = "both",
+    ) -> None:
+        self.min_instances = check_positive_int(min_instances, "min_instances")
+        self.delta = check_positive_number(delta, "delta", allow_zero=True)
+        self.threshold = check_positive_number(threshold, "threshold")
+        self.forgetting_factor = check_positive_number(forgetting_factor, "forgetting_factor")
+        if self.forgetting_factor > 1.0:
+            raise ParameterError(f"forgetting_factor must lie in (0, 1], got {forgetting_factor!r}")
+        self.mode = check_choice(mode, "mode", MODES)
+        self.reset()
+
+    def _initial_state(self) -> dict[str, np.ndarray]:
+        s = np.empty(6)
+        _restart(s)
+        return {"s": s}
+
+    def _process(self, xs: np.ndarray, alarms: np.ndarray) -> int:
+        return _page_hinkley_run(
+            xs, self._state["s"], float(self.min_instances), self.delta, self.threshold,
+            self.forgetting_factor, self.mode != "down", self.mode != "up", alarms,
+        )
