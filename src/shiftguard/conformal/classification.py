@@ -1,0 +1,195 @@
+"""Split-conformal prediction sets for classifiers: LAC, APS, RAPS, top-k, Mondrian."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from shiftguard._validation import as_rng, check_alpha, check_choice, check_same_length
+from shiftguard.conformal._quantile import (
+    as_features,
+    as_labels_1d,
+    conformal_quantile,
+    fit_or_use,
+    min_calibration_size,
+    require_fitted,
+    require_method,
+)
+from shiftguard.conformal._scores import CLASSIFICATION_SCORES, label_scores
+from shiftguard.errors import InputError, NotFittedError, ParameterError
+
+
+def predict_proba_checked(estimator: Any, X: Any, n_classes: int | None = None) -> np.ndarray:
+    """``estimator.predict_proba(X)`` as a finite float array with rows in [0, 1]."""
+    require_method(estimator, "predict_proba")
+    proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
+    if proba.ndim != 2 or (n_classes is not None and proba.shape[1] != n_classes):
+        raise InputError(f"predict_proba returned shape {proba.shape}", "estimator")
+    if not np.isfinite(proba).all():
+        raise InputError("predict_proba returned NaN or infinite values", "estimator")
+    return proba
+
+
+def label_indices(y: np.ndarray, classes: np.ndarray, name: str = "y") -> np.ndarray:
+    """Column index of each label in ``classes``; raises on a label the model never saw."""
+    idx = np.searchsorted(classes, y)
+    idx = np.clip(idx, 0, classes.shape[0] - 1)
+    unknown = classes[idx] != y
+    if unknown.any():
+        raise InputError(
+            f"label(s) {np.unique(y[unknown])[:5].tolist()} are not among the model's classes "
+            f"{classes.tolist()}",
+            name,
+        )
+    return idx
+
+
+def model_classes(estimator: Any, n_classes: int) -> np.ndarray:
+    """The estimator's ``classes_`` (sorted, as scikit-learn keeps them) or ``0..K-1``."""
+    classes = getattr(estimator, "classes_", None)
+    return np.arange(n_classes) if classes is None else np.asarray(classes)
+
+
+class SplitConformalClassifier:
+    """Split-conformal prediction sets around any classifier with ``predict_proba``.
+
+    Guarantee
+    ---------
+    If calibration and test points are exchangeable, the set contains the true label with
+    probability at least ``1 - alpha`` (marginal coverage, averaged over calibration and
+    test draws). With ``class_conditional=True`` (Mondrian calibration: one threshold per
+    class from that class's calibration points) the bound holds *for each class*:
+    ``P(y in C(X) | Y = k) >= 1 - alpha``. For continuous scores (LAC, randomised APS/RAPS)
+    coverage is also at most ``1 - alpha + 1/(n + 1)`` (``n_k + 1`` per class for
+    Mondrian); ``top_k`` and non-randomised APS/RAPS scores have ties, so they can
+    over-cover. Sets may be empty (LAC) when the model is confident and wrong-looking.
+
+    Parameters
+    ----------
+    estimator
+        A classifier with ``predict_proba`` (and ``fit`` unless ``prefit``).
+    alpha
+        Target miscoverage in (0, 1).
+    method
+        ``"lac"`` (Sadinle, Lei and Wasserman, 2019), ``"aps"`` (Romano, Sesia and Candès,
+        2020), ``"raps"`` (Angelopoulos, Bates, Malik and Jordan, 2021) or ``"top_k"``
+        (a fixed number of most likely labels, chosen by calibration).
+    randomized
+        APS/RAPS only: add ``U * p_y`` instead of ``p_y`` with ``U ~ Uniform(0, 1)``, which
+        makes the scores continuous and the coverage exact.
+    k_reg, lambda_reg
+        RAPS penalty ``lambda_reg * max(0, rank - k_reg)``.
+    class_conditional
+        Calibrate one threshold per class (Mondrian conformal prediction; Vovk et al., 2005).
+    prefit
+        Use ``estimator`` as already fitted; otherwise call :meth:`fit` first.
+    seed
+        Seed for the uniforms of randomised scores.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_wine
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> X, y = load_wine(return_X_y=True)
+    >>> rng = np.random.default_rng(0); idx = rng.permutation(len(y))
+    >>> fit_idx, cal_idx = idx[:80], idx[80:]
+    >>> model = LogisticRegression(max_iter=5000)
+    >>> cp = SplitConformalClassifier(model, alpha=0.1, method="aps")
+    >>> cp = cp.fit(X[fit_idx], y[fit_idx]).calibrate(X[cal_idx], y[cal_idx])
+    >>> cp.predict_set(X[:3]).shape
+    (3, 3)
+    """
+
+    def __init__(
+        self,
+        estimator: Any,
+        *,
+        alpha: float = 0.1,
+        method: str = "lac",
+        randomized: bool = False,
+        k_reg: int = 1,
+        lambda_reg: float = 0.01,
+        class_conditional: bool = False,
+        prefit: bool = False,
+        seed: int | np.random.Generator | None = None,
+    ) -> None:
+        self.estimator = estimator
+        self.alpha = alpha
+        self.method = method
+        self.randomized = randomized
+        self.k_reg = k_reg
+        self.lambda_reg = lambda_reg
+        self.class_conditional = class_conditional
+        self.prefit = prefit
+        self.seed = seed
+
+    def fit(self, X: Any, y: Any) -> SplitConformalClassifier:
+        """Fit a clone of ``estimator`` on ``(X, y)`` (data kept apart from calibration)."""
+        X = as_features(X)
+        y = as_labels_1d(y)
+        check_same_length(X=X, y=y)
+        self.estimator_ = fit_or_use(self.estimator, False, X, y)
+        return self
+
+    def _model(self) -> Any:
+        if self.prefit:
+            return self.estimator
+        if not hasattr(self, "estimator_"):
+            raise NotFittedError(
+                "the estimator is not fitted: call fit(X, y) first, or pass prefit=True"
+            )
+        return self.estimator_
+
+    def _scores(self, proba: np.ndarray) -> np.ndarray:
+        u = None
+        if self.randomized and self.method in ("aps", "raps"):
+            u = self.rng_.random(proba.shape[0])
+        return label_scores(proba, self.method, u=u, k_reg=self.k_reg, lambda_reg=self.lambda_reg)
+
+    def calibrate(self, X: Any, y: Any) -> SplitConformalClassifier:
+        """Compute the conformal threshold(s) from held-out labelled data ``(X, y)``."""
+        alpha = check_alpha(self.alpha)
+        check_choice(self.method, "method", CLASSIFICATION_SCORES)
+        if self.lambda_reg < 0:
+            raise ParameterError(f"lambda_reg must be >= 0, got {self.lambda_reg!r}")
+        X = as_features(X)
+        y = as_labels_1d(y)
+        check_same_length(X=X, y=y)
+        model = self._model()
+        proba = predict_proba_checked(model, X)
+        self.classes_ = model_classes(model, proba.shape[1])
+        if self.classes_.shape[0] != proba.shape[1]:
+            raise InputError(
+                f"predict_proba has {proba.shape[1]} columns but the model has "
+                f"{self.classes_.shape[0]} classes",
+                "estimator",
+            )
+        y_idx = label_indices(y, self.classes_)
+        self.rng_ = as_rng(self.seed)
+        cal_scores = self._scores(proba)[np.arange(y.shape[0]), y_idx]
+        if self.class_conditional:
+            counts = np.bincount(y_idx, minlength=self.classes_.shape[0])
+            needed = min_calibration_size(alpha)
+            short = np.flatnonzero(counts < needed)
+            if short.size:
+                raise InputError(
+                    f"class-conditional calibration at alpha={alpha:g} needs at least {needed} "
+                    f"calibration points per class; classes {self.classes_[short].tolist()} have "
+                    f"{counts[short].tolist()}",
+                    "y",
+                )
+            self.threshold_ = np.array(
+                [conformal_quantile(cal_scores[y_idx == k], alpha) for k in range(counts.size)]
+            )
+        else:
+            self.threshold_ = np.float64(conformal_quantile(cal_scores, alpha))
+        self.n_calibration_ = int(y.shape[0])
+        return self
+
+    def predict_set(self, X: Any) -> np.ndarray:
+        """Boolean ``(n, K)`` array: column ``k`` True when ``classes_[k]`` is in the set."""
+        require_fitted(self, "threshold_")
+        X = as_features(X)
+        proba = predict_proba_checked(self._model(), X, self.classes_.shape[0])
+        return self._scores(proba) <= self.threshold_

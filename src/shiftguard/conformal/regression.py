@@ -1,0 +1,322 @@
+"""Conformal prediction intervals for regressors: split (absolute/scaled), CQR, jackknife+, CV+."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from shiftguard._validation import (
+    as_float_array,
+    as_rng,
+    check_alpha,
+    check_choice,
+    check_positive_int,
+    check_same_length,
+)
+from shiftguard.conformal._quantile import (
+    as_features,
+    conformal_quantile,
+    fit_or_use,
+    require_fitted,
+    require_method,
+)
+from shiftguard.conformal._scores import PredictionIntervals
+from shiftguard.errors import InputError, NotFittedError
+
+# scaled residuals divide by a predicted spread; a floor keeps a zero prediction from
+# turning one residual into an infinite score
+_MIN_SCALE = 1e-12
+
+
+def predict_checked(model: Any, X: Any, name: str = "estimator") -> np.ndarray:
+    """``model.predict(X)`` as a finite 1-D float array."""
+    require_method(model, "predict", name)
+    return as_float_array(np.ravel(model.predict(X)), f"{name}.predict(X)")
+
+
+def _targets(X: Any, y: Any) -> tuple[Any, np.ndarray]:
+    X = as_features(X)
+    y = as_float_array(y, "y")
+    check_same_length(X=X, y=y)
+    return X, y
+
+
+class _PrefitMixin:
+    """Resolves which fitted model to use: the given one (prefit) or the one fitted here."""
+
+    prefit: bool
+
+    def _fitted(self, attribute: str, given: Any) -> Any:
+        if self.prefit:
+            return given
+        if not hasattr(self, attribute):
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted: call fit(X, y) first, or pass prefit=True"
+            )
+        return getattr(self, attribute)
+
+
+class SplitConformalRegressor(_PrefitMixin):
+    """Split-conformal intervals ``mu(x) +/- q * s(x)`` around any regressor.
+
+    Guarantee
+    ---------
+    Marginal coverage: if calibration and test points are exchangeable,
+    ``P(y in [lower, upper]) >= 1 - alpha``, and ``<= 1 - alpha + 1/(n + 1)`` when scores
+    have no ties (Lei, G'Sell, Rinaldo, Tibshirani and Wasserman, 2018). Nothing is
+    assumed about the model; a poor model only gives wider intervals.
+
+    Parameters
+    ----------
+    estimator
+        Regressor with ``predict`` (and ``fit`` unless ``prefit``).
+    alpha
+        Target miscoverage in (0, 1).
+    score
+        ``"absolute"``: ``|y - mu(x)|`` (constant width). ``"scaled"``:
+        ``|y - mu(x)| / s(x)`` with ``s`` a model of the absolute residual (locally
+        adaptive width; Lei et al., 2018, section 5.2).
+    scale_estimator
+        Required for ``score="scaled"``: regressor for ``|y - mu(x)|``. With ``prefit`` it
+        must already be fitted; otherwise :meth:`fit` fits it on the out-of-fold absolute
+        residuals of ``estimator`` (5-fold), so the spread is not underestimated.
+    prefit
+        Use the estimators as already fitted.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import Ridge
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> cp = SplitConformalRegressor(Ridge(), alpha=0.1).fit(X[:200], y[:200])
+    >>> lower, upper = cp.calibrate(X[200:350], y[200:350]).predict_interval(X[350:])
+    >>> bool(((lower <= y[350:]) & (y[350:] <= upper)).mean() > 0.8)
+    True
+    """
+
+    def __init__(
+        self,
+        estimator: Any,
+        *,
+        alpha: float = 0.1,
+        score: str = "absolute",
+        scale_estimator: Any = None,
+        prefit: bool = False,
+    ) -> None:
+        self.estimator = estimator
+        self.alpha = alpha
+        self.score = score
+        self.scale_estimator = scale_estimator
+        self.prefit = prefit
+
+    def _check_score(self) -> None:
+        check_choice(self.score, "score", ("absolute", "scaled"))
+        if self.score == "scaled" and self.scale_estimator is None:
+            raise InputError("score='scaled' needs a scale_estimator", "scale_estimator")
+
+    def fit(self, X: Any, y: Any) -> SplitConformalRegressor:
+        """Fit ``estimator`` (and the scale model) on training data kept apart from calibration."""
+        self._check_score()
+        X, y = _targets(X, y)
+        self.estimator_ = fit_or_use(self.estimator, False, X, y)
+        if self.score == "scaled":
+            from sklearn.base import clone
+            from sklearn.model_selection import cross_val_predict
+
+            oof = cross_val_predict(clone(self.estimator), X, y, cv=5)
+            self.scale_estimator_ = fit_or_use(self.scale_estimator, False, X, np.abs(y - oof))
+        return self
+
+    def _spread(self, X: Any) -> np.ndarray:
+        if self.score == "absolute":
+            return np.ones(len(X))
+        scale = self._fitted("scale_estimator_", self.scale_estimator)
+        return np.maximum(np.abs(predict_checked(scale, X, "scale_estimator")), _MIN_SCALE)
+
+    def calibrate(self, X: Any, y: Any) -> SplitConformalRegressor:
+        """Compute the conformal quantile of the scores on held-out ``(X, y)``."""
+        alpha = check_alpha(self.alpha)
+        self._check_score()
+        X, y = _targets(X, y)
+        model = self._fitted("estimator_", self.estimator)
+        scores = np.abs(y - predict_checked(model, X)) / self._spread(X)
+        self.quantile_ = conformal_quantile(scores, alpha)
+        self.n_calibration_ = int(y.shape[0])
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Point predictions of the wrapped model."""
+        return predict_checked(self._fitted("estimator_", self.estimator), as_features(X))
+
+    def predict_interval(self, X: Any) -> PredictionIntervals:
+        """Intervals ``mu(x) -/+ quantile_ * s(x)``; unpack as ``lower, upper``."""
+        require_fitted(self, "quantile_")
+        X = as_features(X)
+        mu = self.predict(X)
+        half = self.quantile_ * self._spread(X)
+        return PredictionIntervals(
+            mu - half, mu + half, float(self.alpha), f"split-{self.score}", "marginal"
+        )
+
+
+class ConformalizedQuantileRegressor(_PrefitMixin):
+    """Conformalized quantile regression (CQR; Romano, Patterson and Candès, 2019).
+
+    Two quantile models give a band ``[q_lo(x), q_hi(x)]``; the score
+    ``max(q_lo(x) - y, y - q_hi(x))`` is calibrated so the widened band
+    ``[q_lo - q, q_hi + q]`` covers.
+
+    Guarantee
+    ---------
+    Marginal coverage ``>= 1 - alpha`` under exchangeability, and ``<= 1 - alpha + 1/(n+1)``
+    for tie-free scores, whatever the quality of the quantile models (they usually target
+    levels ``alpha/2`` and ``1 - alpha/2``; set that in the models themselves, e.g.
+    ``GradientBoostingRegressor(loss="quantile", alpha=0.05)``).
+
+    Parameters
+    ----------
+    lower_estimator, upper_estimator
+        Regressors of the lower and upper conditional quantile.
+    alpha
+        Target miscoverage in (0, 1).
+    prefit
+        Use both models as already fitted.
+    """
+
+    def __init__(
+        self,
+        lower_estimator: Any,
+        upper_estimator: Any,
+        *,
+        alpha: float = 0.1,
+        prefit: bool = False,
+    ) -> None:
+        self.lower_estimator = lower_estimator
+        self.upper_estimator = upper_estimator
+        self.alpha = alpha
+        self.prefit = prefit
+
+    def fit(self, X: Any, y: Any) -> ConformalizedQuantileRegressor:
+        """Fit both quantile models on training data kept apart from calibration."""
+        X, y = _targets(X, y)
+        self.lower_estimator_ = fit_or_use(self.lower_estimator, False, X, y)
+        self.upper_estimator_ = fit_or_use(self.upper_estimator, False, X, y)
+        return self
+
+    def _band(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        lo = predict_checked(
+            self._fitted("lower_estimator_", self.lower_estimator), X, "lower_estimator"
+        )
+        hi = predict_checked(
+            self._fitted("upper_estimator_", self.upper_estimator), X, "upper_estimator"
+        )
+        return lo, hi
+
+    def calibrate(self, X: Any, y: Any) -> ConformalizedQuantileRegressor:
+        """Compute the conformal quantile of the CQR scores on held-out ``(X, y)``."""
+        alpha = check_alpha(self.alpha)
+        X, y = _targets(X, y)
+        lo, hi = self._band(X)
+        self.quantile_ = conformal_quantile(np.maximum(lo - y, y - hi), alpha)
+        self.n_calibration_ = int(y.shape[0])
+        return self
+
+    def predict_interval(self, X: Any) -> PredictionIntervals:
+        """The band widened (or narrowed, if ``quantile_ < 0``) by ``quantile_``."""
+        require_fitted(self, "quantile_")
+        lo, hi = self._band(as_features(X))
+        return PredictionIntervals(
+            lo - self.quantile_, hi + self.quantile_, float(self.alpha), "cqr", "marginal"
+        )
+
+
+class JackknifePlusRegressor:
+    """Jackknife+ and CV+ intervals (Barber, Candès, Ramdas and Tibshirani, 2021).
+
+    Uses all data for both fitting and calibration: ``K`` models are fitted, each leaving
+    out one fold; point ``i`` gets the out-of-fold residual ``R_i`` and the interval at
+    ``x`` is ``[q^-_alpha{mu_{-k(i)}(x) - R_i}, q^+_alpha{mu_{-k(i)}(x) + R_i}]`` with
+    ``q^+`` the ``ceil((1 - alpha)(n + 1))``-th smallest and ``q^-`` the
+    ``floor(alpha (n + 1))``-th smallest of the ``n`` values.
+
+    Guarantee
+    ---------
+    For exchangeable data and a model fit symmetric in its training points, jackknife+
+    (``cv=None``: leave-one-out) covers with probability at least ``1 - 2 alpha``;
+    CV+ with ``K`` folds of size ``m = n / K`` at least
+    ``1 - 2 alpha - min(2 (1 - 1/K) / (m + 1), (1 - K/n) / (K + 1))``. In practice
+    coverage is usually near ``1 - alpha``; the factor 2 is the worst case.
+
+    Parameters
+    ----------
+    estimator
+        Regressor with ``fit`` and ``predict``.
+    alpha
+        Target miscoverage in (0, 1).
+    cv
+        ``None`` for leave-one-out (jackknife+, ``n`` fits), or the number of folds ``K``
+        (CV+).
+    seed
+        Seed for the random assignment of points to folds.
+    """
+
+    def __init__(
+        self,
+        estimator: Any,
+        *,
+        alpha: float = 0.1,
+        cv: int | None = 10,
+        seed: int | np.random.Generator | None = None,
+    ) -> None:
+        self.estimator = estimator
+        self.alpha = alpha
+        self.cv = cv
+        self.seed = seed
+
+    def fit(self, X: Any, y: Any) -> JackknifePlusRegressor:
+        """Fit the leave-fold-out models and store the out-of-fold residuals."""
+        alpha = check_alpha(self.alpha)
+        X, y = _targets(X, y)
+        n = y.shape[0]
+        n_folds = n if self.cv is None else check_positive_int(self.cv, "cv", minimum=2)
+        if n_folds > n:
+            raise InputError(f"cv={n_folds} folds need at least {n_folds} points, got {n}", "y")
+        if math.floor(alpha * (n + 1)) < 1:
+            raise InputError(
+                f"{n} points are too few for alpha={alpha:g}: jackknife+/CV+ needs "
+                f"alpha * (n + 1) >= 1, i.e. at least {math.ceil(1 / alpha) - 1}",
+                "y",
+            )
+        require_method(self.estimator, "fit")
+        fold = as_rng(self.seed).permutation(np.arange(n) % n_folds)
+        models = []
+        oof = np.empty(n)
+        X_rows = X if isinstance(X, np.ndarray) else np.asarray(X)
+        for k in range(n_folds):
+            held = fold == k
+            model = fit_or_use(self.estimator, False, X_rows[~held], y[~held])
+            oof[held] = predict_checked(model, X_rows[held])
+            models.append(model)
+        self.estimators_ = models
+        self.fold_ = fold
+        self.residuals_ = np.abs(y - oof)
+        return self
+
+    def predict_interval(self, X: Any) -> PredictionIntervals:
+        """Jackknife+/CV+ intervals for the rows of ``X``."""
+        require_fitted(self, "residuals_", "fit")
+        X = as_features(X)
+        alpha = float(self.alpha)
+        n = self.residuals_.shape[0]
+        # (n_test, K) predictions, then each calibration point's own leave-out model
+        fold_pred = np.column_stack([predict_checked(m, X) for m in self.estimators_])
+        mu = fold_pred[:, self.fold_]
+        k_hi = math.ceil((1.0 - alpha) * (n + 1) - 1e-9)
+        k_lo = math.floor(alpha * (n + 1) + 1e-9)
+        # fit() checked alpha (n + 1) >= 1, so both ranks lie in 1..n
+        upper = np.partition(mu + self.residuals_, k_hi - 1, axis=1)[:, k_hi - 1]
+        lower = np.partition(mu - self.residuals_, k_lo - 1, axis=1)[:, k_lo - 1]
+        name = "jackknife+" if len(self.estimators_) == n else "cv+"
+        return PredictionIntervals(lower, upper, alpha, name, "marginal >= 1 - 2 alpha")
