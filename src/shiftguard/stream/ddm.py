@@ -80,7 +80,7 @@ class DDM(StreamDetector):
     >>> rng = np.random.default_rng(0)
     >>> errors = np.r_[rng.random(1000) < 0.1, rng.random(1000) < 0.3].astype(float)
     >>> DDM().update_many(errors)
-    array([1083])
+    array([1052])
     """
 
     _support = "binary"

@@ -88,8 +88,8 @@ class EDDM(StreamDetector):
     >>> from shiftguard.stream import EDDM
     >>> rng = np.random.default_rng(0)
     >>> errors = np.r_[rng.random(1000) < 0.05, rng.random(1000) < 0.5].astype(float)
-    >>> EDDM().update_many(errors)[:1]
-    array([1044])
+    >>> EDDM().update_many(errors)[:4]
+    array([ 744, 1026, 1094, 1245])
     """
 
     _support = "binary"

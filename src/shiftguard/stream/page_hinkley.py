@@ -92,7 +92,7 @@ class PageHinkley(StreamDetector):
     >>> rng = np.random.default_rng(0)
     >>> stream = np.r_[rng.normal(0, 1, 1000), rng.normal(3, 1, 1000)]
     >>> PageHinkley().update_many(stream)
-    array([1021])
+    array([1016, 1922])
     """
 
     _params = ("min_instances", "delta", "threshold", "forgetting_factor", "mode")
