@@ -521,17 +521,24 @@ def _legend_label(name: str) -> str:
 
 def _bars_path(xs: np.ndarray, ys: np.ndarray, y0: float) -> str:
     """Outline of a histogram as one path: up to each bar's top, across, down at the end."""
-    steps = "".join(f"V{top:.1f}H{right:.1f}" for top, right in zip(ys, xs[1:], strict=True))
+    steps = "".join(f"V{top:.1f}H{right:.1f}"
+                    for top, right in zip(ys.tolist(), xs[1:].tolist(), strict=True))
     return f"M{xs[0]:.1f},{y0:.1f}{steps}V{y0:.1f}Z"
 
 
 def _ecdf_path(x: Any, y: Any, quantiles: np.ndarray, lo: float, hi: float) -> str:
-    """Step ECDF through (q_k, k/(K-1)); values beyond the axis are drawn at its edges."""
-    levels = np.linspace(0.0, 1.0, quantiles.size)
-    xs = x(np.clip(quantiles, lo, hi))
-    ys = y(levels)
-    steps = "".join(f"H{px:.1f}V{py:.1f}" for px, py in zip(xs, ys, strict=True))
-    return f"M{x(lo):.1f},{y(0.0):.1f}{steps}H{x(hi):.1f}"
+    """Step ECDF through (q_k, k/(K-1)); values beyond the axis are drawn at its edges.
+
+    Runs of equal quantiles (ties, clipped tails) become one vertical segment.
+    """
+    xs = x(np.clip(quantiles, lo, hi)).tolist()
+    ys = y(np.linspace(0.0, 1.0, quantiles.size)).tolist()
+    steps, previous = [], None
+    for px, py in zip(xs, ys, strict=True):
+        across = f"{px:.1f}"
+        steps.append(f"V{py:.1f}" if across == previous else f"H{across}V{py:.1f}")
+        previous = across
+    return f"M{float(x(lo)):.1f},{float(y(0.0)):.1f}{''.join(steps)}H{float(x(hi)):.1f}"
 
 
 def _scale(lo: float, hi: float, px_lo: float, px_hi: float) -> Any:
