@@ -78,6 +78,27 @@ def test_no_drift_verdict_and_fdr_sentence():
     assert "class=drift" not in page
 
 
+@pytest.mark.parametrize(("correction", "rate", "procedure"), [
+    ("holm", "familywise error rate", "Holm"),
+    ("bonferroni", "familywise error rate", "Bonferroni"),
+    ("hochberg", "familywise error rate", "Hochberg"),
+    ("bh", "false discovery rate", "Benjamini-Hochberg"),
+    ("by", "false discovery rate", "Benjamini-Yekutieli"),
+])
+def test_header_states_what_each_correction_controls(report, correction, rate, procedure):
+    page = render_html(dataclasses.replace(report, correction=correction))
+    header = page.split("<h2>", 1)[0]
+    assert procedure in header and rate in header
+
+
+def test_verdict_when_only_the_multivariate_test_flags(report):
+    quiet = tuple(dataclasses.replace(c, drifted=False) for c in report.columns)
+    multi = dataclasses.replace(report.multivariate, drifted=True)
+    page = render_html(dataclasses.replace(report, columns=quiet, multivariate=multi,
+                                           drifted=True))
+    assert "Drift detected</strong> by the multivariate test, though no single one" in page
+
+
 def test_every_row_is_marked_exactly_when_its_column_drifted(report, page):
     rows = _table_rows(page)
     assert len(rows) == len(report.columns)
