@@ -47,10 +47,15 @@ def conformal_rank(n: int, alpha: float) -> int:
     return max(k, 1)
 
 
-def conformal_quantile(scores: np.ndarray, alpha: float) -> float:
-    """The ``ceil((n + 1)(1 - alpha))``-th smallest of ``scores`` (split-conformal threshold)."""
-    k = conformal_rank(scores.shape[0], alpha)
-    return float(np.partition(scores, k - 1)[k - 1])
+def conformal_quantile(scores: np.ndarray, alpha: float) -> Any:
+    """The ``ceil((n + 1)(1 - alpha))``-th smallest of ``scores`` (split-conformal threshold).
+
+    ``scores`` is 1-D (returns a float) or 2-D with one calibration set per row (returns
+    one threshold per row; ``n`` is the row length).
+    """
+    k = conformal_rank(scores.shape[-1], alpha)
+    out = np.partition(scores, k - 1, axis=-1)[..., k - 1]
+    return float(out) if scores.ndim == 1 else out
 
 
 def weighted_conformal_quantiles(

@@ -174,7 +174,11 @@ class BinnedConformalRegressor:
 
     def calibrate(self, X: Any, y: Any) -> BinnedConformalRegressor:
         """Compute the conformal threshold on held-out ``(X, y)``."""
-        alpha = check_alpha(self.alpha)
+        self.quantile_ = conformal_quantile(self.conformity_scores(X, y), check_alpha(self.alpha))
+        return self
+
+    def conformity_scores(self, X: Any, y: Any) -> np.ndarray:
+        """Scores ``-q_{bin(y)}(x)`` of labelled points (``+inf`` outside the binned range)."""
         X = as_features(X)
         y = as_float_array(y, "y")
         check_same_length(X=X, y=y)
@@ -183,8 +187,7 @@ class BinnedConformalRegressor:
         scores = np.full(y.shape[0], np.inf)
         rows = np.flatnonzero(inside)
         scores[rows] = -proba[rows, self._bin_index(y[rows])]
-        self.quantile_ = conformal_quantile(scores, alpha)
-        return self
+        return scores
 
     def predict_set(self, X: Any) -> np.ndarray:
         """Boolean ``(n, n_bins)``: bin ``k`` (edges ``bin_edges_[k:k+2]``) is in the set."""

@@ -89,16 +89,16 @@ class SplitConformalClassifier:
 
     Examples
     --------
-    >>> from sklearn.datasets import load_wine
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> X, y = load_wine(return_X_y=True)
-    >>> rng = np.random.default_rng(0); idx = rng.permutation(len(y))
-    >>> fit_idx, cal_idx = idx[:80], idx[80:]
-    >>> model = LogisticRegression(max_iter=5000)
-    >>> cp = SplitConformalClassifier(model, alpha=0.1, method="aps")
-    >>> cp = cp.fit(X[fit_idx], y[fit_idx]).calibrate(X[cal_idx], y[cal_idx])
-    >>> cp.predict_set(X[:3]).shape
-    (3, 3)
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.naive_bayes import GaussianNB
+    >>> X, y = load_digits(return_X_y=True)
+    >>> cp = SplitConformalClassifier(GaussianNB(), alpha=0.1, method="aps")
+    >>> cp = cp.fit(X[:600], y[:600]).calibrate(X[600:1200], y[600:1200])
+    >>> sets = cp.predict_set(X[1200:])
+    >>> sets.shape
+    (597, 10)
+    >>> bool(sets[np.arange(597), y[1200:]].mean() > 0.85)
+    True
     """
 
     def __init__(
@@ -147,9 +147,7 @@ class SplitConformalClassifier:
             u = self.rng_.random(proba.shape[0])
         return label_scores(proba, self.method, u=u, k_reg=self.k_reg, lambda_reg=self.lambda_reg)
 
-    def calibrate(self, X: Any, y: Any) -> SplitConformalClassifier:
-        """Compute the conformal threshold(s) from held-out labelled data ``(X, y)``."""
-        alpha = check_alpha(self.alpha)
+    def _labelled(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         check_choice(self.method, "method", CLASSIFICATION_SCORES)
         if self.lambda_reg < 0:
             raise ParameterError(f"lambda_reg must be >= 0, got {self.lambda_reg!r}")
@@ -165,9 +163,20 @@ class SplitConformalClassifier:
                 f"{self.classes_.shape[0]} classes",
                 "estimator",
             )
+        if not hasattr(self, "rng_"):
+            self.rng_ = as_rng(self.seed)
         y_idx = label_indices(y, self.classes_)
+        return self._scores(proba)[np.arange(y.shape[0]), y_idx], y_idx
+
+    def conformity_scores(self, X: Any, y: Any) -> np.ndarray:
+        """Score of each labelled point's true label (randomised scores draw new uniforms)."""
+        return self._labelled(X, y)[0]
+
+    def calibrate(self, X: Any, y: Any) -> SplitConformalClassifier:
+        """Compute the conformal threshold(s) from held-out labelled data ``(X, y)``."""
+        alpha = check_alpha(self.alpha)
         self.rng_ = as_rng(self.seed)
-        cal_scores = self._scores(proba)[np.arange(y.shape[0]), y_idx]
+        cal_scores, y_idx = self._labelled(X, y)
         if self.class_conditional:
             counts = np.bincount(y_idx, minlength=self.classes_.shape[0])
             needed = min_calibration_size(alpha)
@@ -184,7 +193,7 @@ class SplitConformalClassifier:
             )
         else:
             self.threshold_ = np.float64(conformal_quantile(cal_scores, alpha))
-        self.n_calibration_ = int(y.shape[0])
+        self.n_calibration_ = int(y_idx.shape[0])
         return self
 
     def predict_set(self, X: Any) -> np.ndarray:

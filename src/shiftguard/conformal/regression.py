@@ -135,14 +135,18 @@ class SplitConformalRegressor(_PrefitMixin):
         scale = self._fitted("scale_estimator_", self.scale_estimator)
         return np.maximum(np.abs(predict_checked(scale, X, "scale_estimator")), _MIN_SCALE)
 
-    def calibrate(self, X: Any, y: Any) -> SplitConformalRegressor:
-        """Compute the conformal quantile of the scores on held-out ``(X, y)``."""
-        alpha = check_alpha(self.alpha)
+    def conformity_scores(self, X: Any, y: Any) -> np.ndarray:
+        """Scores ``|y - mu(x)| / s(x)`` of labelled points (``s = 1`` for ``"absolute"``)."""
         self._check_score()
         X, y = _targets(X, y)
         model = self._fitted("estimator_", self.estimator)
-        scores = np.abs(y - predict_checked(model, X)) / self._spread(X)
-        self.quantile_ = conformal_quantile(scores, alpha)
+        return np.abs(y - predict_checked(model, X)) / self._spread(X)
+
+    def calibrate(self, X: Any, y: Any) -> SplitConformalRegressor:
+        """Compute the conformal quantile of the scores on held-out ``(X, y)``."""
+        alpha = check_alpha(self.alpha)
+        X, y = _targets(X, y)
+        self.quantile_ = conformal_quantile(self.conformity_scores(X, y), alpha)
         self.n_calibration_ = int(y.shape[0])
         return self
 
@@ -214,12 +218,17 @@ class ConformalizedQuantileRegressor(_PrefitMixin):
         )
         return lo, hi
 
+    def conformity_scores(self, X: Any, y: Any) -> np.ndarray:
+        """CQR scores ``max(q_lo(x) - y, y - q_hi(x))`` of labelled points."""
+        X, y = _targets(X, y)
+        lo, hi = self._band(X)
+        return np.maximum(lo - y, y - hi)
+
     def calibrate(self, X: Any, y: Any) -> ConformalizedQuantileRegressor:
         """Compute the conformal quantile of the CQR scores on held-out ``(X, y)``."""
         alpha = check_alpha(self.alpha)
         X, y = _targets(X, y)
-        lo, hi = self._band(X)
-        self.quantile_ = conformal_quantile(np.maximum(lo - y, y - hi), alpha)
+        self.quantile_ = conformal_quantile(self.conformity_scores(X, y), alpha)
         self.n_calibration_ = int(y.shape[0])
         return self
 
