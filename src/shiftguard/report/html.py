@@ -76,9 +76,9 @@ th{white-space:normal;vertical-align:bottom}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 th{background:#f5f5f5;position:sticky;top:0;user-select:none}
 html.js table.sortable th{cursor:pointer}
-html.js table.sortable th::after{content:" \\2195";color:#aaa}
-th[aria-sort=ascending]::after{content:" \\25B2"!important;color:#333!important}
-th[aria-sort=descending]::after{content:" \\25BC"!important;color:#333!important}
+html.js table.sortable th::after{content:"\\a0\\2195";color:#aaa}
+th[aria-sort=ascending]::after{content:"\\a0\\25B2"!important;color:#333!important}
+th[aria-sort=descending]::after{content:"\\a0\\25BC"!important;color:#333!important}
 tr.drift td{background:#fdecea}
 .badge{display:inline-block;padding:0 6px;border-radius:3px;font-size:12px;
 font-weight:600;vertical-align:middle}
@@ -277,7 +277,7 @@ _TABLE_HEADERS = (
     ("kind", "numeric, categorical or text"),
     ("test", "Two-sample test of the column's distribution"),
     ("statistic", "Test statistic"),
-    ("p-value", "Raw p-value of the distribution test"),
+    ("p&#8209;value", "Raw p-value of the distribution test"),
     ("adj. p", "p-value adjusted for multiple testing"),
     ("effect size", "W1/SD: Wasserstein-1 distance in reference standard deviations; "
                     "TV: total-variation distance of category shares"),
