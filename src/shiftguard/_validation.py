@@ -172,3 +172,35 @@ def as_count_array(x: Any, name: str) -> np.ndarray:
         i = int(bad[0])
         raise InputError(f"counts must be whole numbers >= 0; position {i} holds {arr[i]!r}", name)
     return arr
+
+
+def as_indicator_array(x: Any, name: str) -> np.ndarray:
+    """Return a 1-D boolean array from booleans or 0/1 numbers.
+
+    Raises :class:`~shiftguard.errors.InputError` naming ``name`` for any other value.
+    """
+    arr = np.asarray(x)
+    if arr.dtype == bool and arr.ndim == 1:
+        return arr
+    values = as_float_array(arr, name)
+    bad = np.flatnonzero((values != 0.0) & (values != 1.0))
+    if bad.size:
+        i = int(bad[0])
+        raise InputError(f"must hold only 0/1 or booleans; position {i} holds {values[i]!r}", name)
+    return values == 1.0
+
+
+def as_sampling_probabilities(x: Any, name: str) -> np.ndarray:
+    """Return inclusion probabilities as a 1-D float64 array, each in ``(0, 1]``.
+
+    Raises :class:`~shiftguard.errors.InputError` naming ``name`` (and the first offending
+    position) when a probability is NaN, ``<= 0`` or ``> 1``.
+    """
+    arr = as_float_array(x, name)
+    bad = np.flatnonzero((arr <= 0.0) | (arr > 1.0))
+    if bad.size:
+        i = int(bad[0])
+        raise InputError(
+            f"probabilities must lie in (0, 1]; position {i} holds {arr[i]!r}", name
+        )
+    return arr

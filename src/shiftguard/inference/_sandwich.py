@@ -1,0 +1,190 @@
+"""Shared M-estimation pieces: Wald intervals, closed-form least squares, a weighted logistic
+solver and sandwich covariances.
+
+Everything here is plain vectorised NumPy (no scipy, no numba) so that importing
+:mod:`shiftguard.inference` and making a first call stays cheap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from statistics import NormalDist
+
+import numpy as np
+
+from shiftguard._result import ResultMixin
+from shiftguard._validation import check_alpha, check_choice
+from shiftguard.errors import InputError
+
+ALTERNATIVES = ("two-sided", "greater", "less")
+# Largest change of any linear predictor for which a full logistic Newton step is
+# accepted without checking the loss (see logistic_solve).
+_SAFE_ETA_CHANGE = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class InferenceResult(ResultMixin):
+    """A point estimate with its standard error and confidence interval.
+
+    Attributes
+    ----------
+    method
+        Name of the procedure, e.g. ``"ppi++_ols"`` or ``"dsl_logistic"``.
+    estimate
+        The point estimate: a float for a scalar estimand, an array for coefficients.
+    stderr
+        Estimated standard error(s); ``None`` where the interval is not of Wald type.
+    ci_low, ci_high
+        Confidence bounds (``-inf``/``inf`` on the open side of a one-sided interval).
+    alpha
+        Error level: the interval targets coverage ``1 - alpha``.
+    names
+        Names of the coefficients when the estimand is a vector, else ``None``.
+    lam
+        Power-tuning weight on the predictions (PPI: 1, PPI++: tuned, classical: 0);
+        ``None`` where it does not apply.
+    n_labeled, n_unlabeled
+        Rows with and without a gold-standard label.
+    """
+
+    method: str
+    estimate: float | np.ndarray
+    stderr: float | np.ndarray | None
+    ci_low: float | np.ndarray
+    ci_high: float | np.ndarray
+    alpha: float
+    names: tuple[str, ...] | None = None
+    lam: float | None = None
+    n_labeled: int | None = None
+    n_unlabeled: int | None = None
+
+
+def z_quantile(alpha: float, alternative: str) -> float:
+    """Standard normal quantile for a ``1 - alpha`` interval with the given ``alternative``."""
+    tail = alpha / 2.0 if alternative == "two-sided" else alpha
+    return NormalDist().inv_cdf(1.0 - tail)
+
+
+def wald_interval(
+    estimate: np.ndarray | float,
+    stderr: np.ndarray | float,
+    alpha: float,
+    alternative: str = "two-sided",
+) -> tuple[np.ndarray | float, np.ndarray | float]:
+    """Normal-approximation interval ``estimate -/+ z * stderr``.
+
+    ``alternative="greater"`` gives a lower bound ``(lo, inf)`` (for testing that the
+    parameter is greater than a value), ``"less"`` an upper bound ``(-inf, hi)``, as in
+    :mod:`scipy.stats`.
+    """
+    alpha = check_alpha(alpha)
+    check_choice(alternative, "alternative", ALTERNATIVES)
+    z = z_quantile(alpha, alternative)
+    est = np.asarray(estimate, dtype=np.float64)
+    half = z * np.asarray(stderr, dtype=np.float64)
+    lo = est - half if alternative != "less" else np.full_like(est, -np.inf)
+    hi = est + half if alternative != "greater" else np.full_like(est, np.inf)
+    if est.ndim == 0:
+        return float(lo), float(hi)
+    return lo, hi
+
+
+def solve_symmetric(matrix: np.ndarray, rhs: np.ndarray, what: str) -> np.ndarray:
+    """Solve ``matrix @ x = rhs``, raising :class:`InputError` naming ``what`` if singular."""
+    try:
+        return np.linalg.solve(matrix, rhs)
+    except np.linalg.LinAlgError:
+        raise InputError(
+            "the design is singular (collinear or constant columns); drop redundant columns",
+            what,
+        ) from None
+
+
+def invert_symmetric(matrix: np.ndarray, what: str) -> np.ndarray:
+    """Inverse of a (Hessian-like) matrix, with a typed error if it is singular."""
+    return solve_symmetric(matrix, np.eye(matrix.shape[0]), what)
+
+
+def least_squares(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Ordinary least-squares coefficients of ``y`` on the columns of ``X`` (no intercept added).
+
+    ``y`` may be 2-D (several responses fitted at once).
+    """
+    return solve_symmetric(X.T @ X, X.T @ y, "X")
+
+
+def expit(t: np.ndarray) -> np.ndarray:
+    """Logistic function, computed without overflow for large ``|t|``."""
+    return np.exp(-np.logaddexp(0.0, -t))
+
+
+def logistic_solve(
+    X: np.ndarray,
+    weights: np.ndarray,
+    linear: np.ndarray,
+    *,
+    start: np.ndarray | None = None,
+    tol: float = 1e-9,
+    max_iter: int = 100,
+) -> np.ndarray:
+    """Minimise ``sum_i weights_i * log(1 + exp(x_i b)) - linear @ b`` by damped Newton steps.
+
+    This one convex problem covers every logistic M-estimator here: ordinary logistic
+    regression (``weights = 1``, ``linear = X.T @ y``), the rectified PPI loss and the
+    DSL moment with pseudo-outcomes outside ``[0, 1]``. ``weights`` must be non-negative.
+    The stationarity condition is ``X.T @ (weights * expit(X b)) = linear``. Iteration
+    stops once a Newton step is below ``tol`` (relative), after taking that step, so
+    the returned point solves the condition to about machine precision.
+    """
+    beta = np.zeros(X.shape[1]) if start is None else np.array(start, dtype=np.float64)
+    eta = X @ beta
+    decay = np.exp(-np.abs(eta))
+    current: float | None = None
+    for _ in range(max_iter):
+        p = np.where(eta >= 0.0, 1.0, decay) / (1.0 + decay)
+        grad = X.T @ (weights * p) - linear
+        hess = (X * (weights * p * (1.0 - p))[:, None]).T @ X
+        step = solve_symmetric(hess, grad, "X")
+        if float(np.max(np.abs(step))) <= tol * (1.0 + float(np.max(np.abs(beta)))):
+            return beta - step
+        eta_change = X @ step
+        if float(np.max(np.abs(eta_change))) <= _SAFE_ETA_CHANGE:
+            # The log of the logistic curvature p(1 - p) has slope in (-1, 1), so along a
+            # step moving every linear predictor by at most 1/2 the curvature stays within
+            # a factor e^(1/2) < 2 of the current one and the full Newton step decreases
+            # the loss: no loss evaluation (a pass of log1p over the rows) is needed.
+            beta = beta - step
+            eta = eta - eta_change
+            decay = np.exp(-np.abs(eta))
+            current = None
+            continue
+        # Far from the optimum, step halving keeps the iteration monotone.
+        if current is None:
+            current = _softplus_loss(eta, decay, weights, linear, beta)
+        size = 1.0
+        while True:
+            candidate = beta - size * step
+            cand_eta = eta - size * eta_change
+            cand_decay = np.exp(-np.abs(cand_eta))
+            cand_loss = _softplus_loss(cand_eta, cand_decay, weights, linear, candidate)
+            if cand_loss <= current + 1e-12 * abs(current) or size < 1e-8:
+                break
+            size *= 0.5
+        beta, eta, decay, current = candidate, cand_eta, cand_decay, cand_loss
+    raise InputError(
+        f"logistic fit did not converge in {max_iter} Newton steps; the classes may be "
+        "perfectly separated by the covariates",
+        "X",
+    )
+
+
+def _softplus_loss(
+    eta: np.ndarray, decay: np.ndarray, weights: np.ndarray, linear: np.ndarray, beta: np.ndarray
+) -> float:
+    """``weights @ log(1 + exp(eta)) - linear @ beta`` given ``decay = exp(-|eta|)``."""
+    return float(weights @ (np.maximum(eta, 0.0) + np.log1p(decay)) - linear @ beta)
+
+
+def sandwich_covariance(inv_hessian: np.ndarray, meat: np.ndarray, n: int) -> np.ndarray:
+    """``H^-1 M H^-1 / n``: the M-estimator covariance from the mean Hessian and mean meat."""
+    return inv_hessian @ meat @ inv_hessian.T / n
