@@ -150,7 +150,7 @@ def spci_intervals(
     n_beta: int = 20,
     refit_every: int = 10,
     n_estimators: int = 50,
-    min_samples_leaf: int = 5,
+    min_samples_leaf: int = 50,
     seed: int | None = None,
 ) -> PredictionIntervals:
     """Sequential predictive conformal inference (SPCI; Xu and Xie, 2023).
