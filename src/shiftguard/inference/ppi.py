@@ -366,11 +366,13 @@ def _cdf_difference_and_sd(
     The square of the difference is ``1{y <= t} + 1{yhat <= t} - 2 * 1{max(y, yhat) <= t}``.
     """
     n = len(y)
-    cdf_y = np.searchsorted(np.sort(y), grid, side="right") / n
-    cdf_hat = np.searchsorted(np.sort(yhat), grid, side="right") / n
-    cdf_both = np.searchsorted(np.sort(np.maximum(y, yhat)), grid, side="right") / n
-    mean = cdf_y - cdf_hat
-    second_moment = cdf_y + cdf_hat - 2.0 * cdf_both
+    count_y = np.searchsorted(np.sort(y), grid, side="right")
+    count_hat = np.searchsorted(np.sort(yhat), grid, side="right")
+    count_both = np.searchsorted(np.sort(np.maximum(y, yhat)), grid, side="right")
+    # Differences of integer counts, divided once: the same rounding as a mean of indicators,
+    # so that ties in |rectified CDF - q| break as in ppi-python.
+    mean = (count_y - count_hat) / n
+    second_moment = (count_y + count_hat - 2 * count_both) / n
     return mean, np.sqrt(np.maximum(second_moment - mean * mean, 0.0))
 
 

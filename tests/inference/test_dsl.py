@@ -1,0 +1,219 @@
+"""DSL: reductions to textbook estimators, interfaces and typed errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+from shiftguard.errors import EstimatorError, InputError, ParameterError
+from shiftguard.inference import cross_fit_predictions, dsl, dsl_formula, parse_formula
+from shiftguard.inference._sandwich import expit
+
+
+def _documents(seed: int, n: int = 600, pi: float = 0.3):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    y = (rng.random(n) < expit(-0.2 + X @ np.array([1.0, -0.5]))).astype(float)
+    surrogate = np.where(rng.random(n) < 0.85, y, 1.0 - y)
+    sample_prob = np.full(n, pi)
+    labeled = rng.random(n) < sample_prob
+    return X, np.where(labeled, y, np.nan), surrogate, sample_prob, labeled
+
+
+def test_fully_labelled_ols_is_ols_with_hc0_errors():
+    """With every row labelled and pi = 1 the pseudo-outcome is y itself."""
+    X, y, surrogate, _, _ = _documents(1)
+    y = np.where(np.isnan(y), surrogate, y)
+    res = dsl(y, X, surrogate, np.ones(len(y)), np.ones(len(y), bool), seed=0)
+    ref = sm.OLS(y, sm.add_constant(X)).fit(cov_type="HC0")
+    np.testing.assert_allclose(res.estimate, ref.params, rtol=1e-10)
+    np.testing.assert_allclose(res.stderr, ref.bse, rtol=1e-8)
+    assert res.names == ("intercept", "x0", "x1")
+
+
+def test_fully_labelled_logistic_is_logit_with_hc0_errors():
+    X, y, surrogate, _, _ = _documents(2)
+    y = np.where(np.isnan(y), surrogate, y)
+    res = dsl(y, X, surrogate, np.ones(len(y)), model="logistic", seed=0)
+    ref = sm.Logit(y, sm.add_constant(X)).fit(disp=0, cov_type="HC0", tol=1e-12)
+    np.testing.assert_allclose(res.estimate, ref.params, rtol=1e-7)
+    np.testing.assert_allclose(res.stderr, ref.bse, rtol=1e-6)
+
+
+def test_cluster_robust_errors_match_statsmodels_without_small_sample_factor():
+    X, y, surrogate, _, _ = _documents(3)
+    y = np.where(np.isnan(y), surrogate, y)
+    clusters = np.arange(len(y)) % 37
+    res = dsl(y, X, surrogate, np.ones(len(y)), cluster=clusters, seed=0)
+    ref = sm.OLS(y, sm.add_constant(X)).fit(
+        cov_type="cluster", cov_kwds={"groups": clusters, "use_correction": False}
+    )
+    np.testing.assert_allclose(res.stderr, ref.bse, rtol=1e-8)
+
+
+def test_fixed_effects_equal_dummy_regression_coefficients():
+    X, y, surrogate, pi, labeled = _documents(4)
+    groups = np.arange(len(X)) % 6
+    res = dsl(y, X, surrogate, pi, labeled, fixed_effects=groups, seed=3)
+    # The same pseudo-outcomes regressed on X plus group dummies give the same slopes.
+    g = cross_fit_predictions(
+        np.column_stack([surrogate, X]), np.nan_to_num(y), labeled, seed=3
+    )
+    pseudo = g + labeled / pi * (np.nan_to_num(y) - g)
+    dummies = (groups[:, None] == np.arange(6)).astype(float)
+    ref = sm.OLS(pseudo, np.column_stack([X, dummies])).fit(cov_type="HC0")
+    np.testing.assert_allclose(res.estimate, ref.params[:2], rtol=1e-9)
+    np.testing.assert_allclose(res.stderr, ref.bse[:2], rtol=1e-8)
+    assert res.method == "dsl_ols_fixed_effects"
+
+
+def test_mean_of_pseudo_outcomes_and_its_standard_error():
+    X, y, surrogate, pi, labeled = _documents(5)
+    res = dsl(y, None, surrogate, pi, labeled, model="mean", seed=1)
+    g = cross_fit_predictions(surrogate[:, None], np.nan_to_num(y), labeled, seed=1)
+    pseudo = g + labeled / pi * (np.nan_to_num(y) - g)
+    assert res.estimate == pytest.approx(pseudo.mean(), rel=1e-12)
+    assert res.stderr == pytest.approx(pseudo.std() / np.sqrt(len(pseudo)), rel=1e-10)
+
+
+def test_unequal_sampling_probabilities_are_used():
+    X, y_full, surrogate, _, _ = _documents(6)
+    y_full = np.where(np.isnan(y_full), surrogate, y_full)
+    rng = np.random.default_rng(0)
+    pi = np.where(surrogate == 1.0, 0.6, 0.2)
+    labeled = rng.random(len(pi)) < pi
+    y = np.where(labeled, y_full, np.nan)
+    equal = dsl(y, X, surrogate, np.full(len(pi), 0.4), labeled, seed=0)
+    design = dsl(y, X, surrogate, pi, labeled, seed=0)
+    assert not np.allclose(equal.estimate, design.estimate)
+
+
+def test_sklearn_learner_is_cloned_and_used():
+    X, y, surrogate, pi, labeled = _documents(7)
+    learner = LogisticRegression()
+    res = dsl(y, X, surrogate, pi, labeled, model="logistic", learner=learner, seed=0)
+    assert not hasattr(learner, "coef_")
+    assert np.all(np.isfinite(res.stderr))
+    reg = dsl(y, X, surrogate, pi, labeled, learner=LinearRegression(), seed=0)
+    default = dsl(y, X, surrogate, pi, labeled, seed=0)
+    # LinearRegression is the default least-squares learner.
+    np.testing.assert_allclose(reg.estimate, default.estimate, rtol=1e-9)
+
+
+def test_learner_without_predict_is_rejected():
+    X, y, surrogate, pi, labeled = _documents(8)
+    with pytest.raises(EstimatorError, match=r"no fit\(\) method"):
+        dsl(y, X, surrogate, pi, labeled, learner=object(), seed=0)
+
+
+def test_same_seed_same_result_different_seed_different_folds():
+    X, y, surrogate, pi, labeled = _documents(9)
+    a = dsl(y, X, surrogate, pi, labeled, seed=11)
+    b = dsl(y, X, surrogate, pi, labeled, seed=11)
+    c = dsl(y, X, surrogate, pi, labeled, seed=12)
+    np.testing.assert_array_equal(a.estimate, b.estimate)
+    assert not np.array_equal(a.estimate, c.estimate)
+
+
+def test_formula_interface_matches_arrays():
+    X, y, surrogate, pi, labeled = _documents(10)
+    groups = np.array(["a", "b", "c"])[np.arange(len(y)) % 3]
+    table = pd.DataFrame(
+        {"y": y, "x0": X[:, 0], "x1": X[:, 1], "g": groups, "llm": surrogate, "pi": pi,
+         "lab": labeled}
+    )
+    res = dsl_formula(
+        "y ~ x0 + x1 + C(g)", table, surrogates=["llm"], sample_prob="pi", labeled="lab",
+        model="logistic", seed=4,
+    )
+    dummies = np.column_stack([groups == "b", groups == "c"]).astype(float)
+    ref = dsl(
+        y, np.column_stack([X, dummies]), surrogate, pi, labeled, model="logistic", seed=4
+    )
+    np.testing.assert_allclose(res.estimate, ref.estimate, rtol=1e-12)
+    assert res.names == ("intercept", "x0", "x1", "g[b]", "g[c]")
+    as_dict = dsl_formula(
+        "y ~ x0 + x1 + C(g)", {c: table[c].to_numpy() for c in table},
+        surrogates=["llm"], sample_prob="pi", labeled="lab", model="logistic", seed=4,
+    )
+    np.testing.assert_array_equal(as_dict.estimate, res.estimate)
+
+
+def test_formula_without_intercept_and_for_the_mean():
+    data = {"y": np.array([1.0, 2.0, 3.0]), "x": np.array([0.5, 1.0, 2.0])}
+    _, X, names, intercept = parse_formula("y ~ x - 1", data)
+    assert names == ["x"] and not intercept and X.shape == (3, 1)
+    assert parse_formula("y ~ 0 + x", data)[3] is False
+    X_, y, surrogate, pi, labeled = _documents(11)
+    table = {"y": y, "s": surrogate, "pi": pi}
+    res = dsl_formula("y ~ 1", table, surrogates=["s"], sample_prob="pi", model="mean", seed=0)
+    ref = dsl(y, None, surrogate, pi, model="mean", seed=0)
+    assert res.estimate == ref.estimate
+
+
+@pytest.mark.parametrize(
+    ("formula", "match"),
+    [("y = x", "formula"), ("y ~ x + z", "'z'"), ("y ~ x - x", "removed")],
+)
+def test_bad_formula_raises(formula, match):
+    data = {"y": np.zeros(3), "x": np.ones(3)}
+    with pytest.raises((ParameterError, InputError), match=match):
+        parse_formula(formula, data)
+
+
+def test_sampling_probability_outside_unit_interval_is_rejected():
+    X, y, surrogate, pi, labeled = _documents(12)
+    for bad in (0.0, 1.2, np.nan):
+        pi_bad = pi.copy()
+        pi_bad[5] = bad
+        with pytest.raises(InputError, match="sample_prob"):
+            dsl(y, X, surrogate, pi_bad, labeled)
+
+
+def test_labelled_row_without_gold_label_is_rejected():
+    X, y, surrogate, pi, labeled = _documents(13)
+    labeled = labeled.copy()
+    first_unlabelled = int(np.flatnonzero(~labeled)[0])
+    labeled[first_unlabelled] = True
+    with pytest.raises(InputError, match=f"'y'.*first at position {first_unlabelled}"):
+        dsl(y, X, surrogate, pi, labeled)
+
+
+@pytest.mark.parametrize("argument", ["X", "surrogates", "sample_prob", "labeled"])
+def test_mismatched_lengths_are_rejected(argument):
+    X, y, surrogate, pi, labeled = _documents(14)
+    args = {"X": X, "surrogates": surrogate, "sample_prob": pi, "labeled": labeled}
+    args[argument] = args[argument][:-3]
+    with pytest.raises(InputError, match=f"'{argument}'.*rows but y has"):
+        dsl(y, **args)
+
+
+def test_too_few_labelled_rows_for_cross_fitting():
+    X, y, surrogate, pi, _ = _documents(15, n=200)
+    labeled = np.zeros(200, bool)
+    labeled[:8] = True
+    y = np.where(labeled, 1.0, np.nan)
+    with pytest.raises(InputError, match="too few labelled rows"):
+        dsl(y, X, surrogate, pi, labeled, seed=0)
+
+
+def test_other_bad_arguments():
+    X, y, surrogate, pi, labeled = _documents(16)
+    with pytest.raises(ParameterError, match="model"):
+        dsl(y, X, surrogate, pi, labeled, model="probit")
+    with pytest.raises(ParameterError, match="fixed_effects"):
+        dsl(y, X, surrogate, pi, labeled, model="logistic", fixed_effects=np.zeros(len(y)))
+    with pytest.raises(InputError, match="'labeled'"):
+        dsl(y, X, surrogate, pi, np.full(len(y), 2))
+    with pytest.raises(InputError, match="'X'"):
+        dsl(y, None, surrogate, pi, labeled)
+    y_bad = y.copy()
+    y_bad[np.flatnonzero(labeled)[0]] = 3.0
+    with pytest.raises(InputError, match="\\[0, 1\\]"):
+        dsl(y_bad, X, surrogate, pi, labeled, model="logistic")
+    with pytest.raises(InputError, match="constant within"):
+        dsl(y, np.column_stack([X, np.arange(len(y)) % 4]), surrogate, pi, labeled,
+            fixed_effects=np.arange(len(y)) % 4)
