@@ -103,20 +103,12 @@ def test_quantile_equals_ppi_python(q, exact_grid):
     )
 
 
-@pytest.mark.parametrize("lam", LAMS)
 @pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
-def test_ols_equals_ppi_python(lam, alternative):
+def test_classical_ols_interval_equals_ppi_python(alternative):
     X, y, yhat, Xu, yhat_u = _regression_data(4)
-    res = ppi_ols_ci(X, y, yhat, Xu, yhat_u, alpha=0.1, lam=lam, alternative=alternative)
+    res = ppi_ols_ci(X, y, yhat, Xu, yhat_u, alpha=0.1, lam=0.0, alternative=alternative)
     lo, hi = ppi_py.ppi_ols_ci(
-        X,
-        y,
-        yhat,
-        Xu,
-        yhat_u,
-        alpha=0.1,
-        lam=_peer_lam(res, lam, alternative),
-        alternative=PEER_ALTERNATIVE[alternative],
+        X, y, yhat, Xu, yhat_u, alpha=0.1, lam=0.0, alternative=PEER_ALTERNATIVE[alternative]
     )
     _assert_one_or_two_sided_equal(res, lo, hi, alternative)
 
@@ -125,10 +117,37 @@ def test_ols_equals_ppi_python(lam, alternative):
 def test_ols_point_estimate_equals_ppi_python(lam):
     X, y, yhat, Xu, yhat_u = _regression_data(14)
     res = ppi_ols_ci(X, y, yhat, Xu, yhat_u, lam=lam)
-    # ppi_ols_ci centres its tuned interval on the estimate at a re-tuned lam; its
-    # point-estimate function stops one tuning round earlier, so compare at our lam.
     peer = ppi_py.ppi_ols_pointestimate(X, y, yhat, Xu, yhat_u, lam=res.lam)
     np.testing.assert_allclose(res.estimate, peer, rtol=1e-8)
+
+
+@pytest.mark.parametrize("lam", [1.0, 0.37])
+def test_ols_standard_error_is_that_of_the_two_fits(lam):
+    """Influence function of ``lam * b_f + b_r``: residual scores of the prediction fit on
+    the unlabelled rows, and gold-minus-prediction residual scores on the labelled rows."""
+    X, y, yhat, Xu, yhat_u = _regression_data(15)
+    res = ppi_ols_ci(X, y, yhat, Xu, yhat_u, lam=lam)
+    n, N = len(y), len(yhat_u)
+    b_f = np.linalg.lstsq(Xu, yhat_u, rcond=None)[0]
+    h_inv = np.linalg.inv((X.T @ X + Xu.T @ Xu) / (n + N))
+    unl = Xu * (Xu @ b_f - yhat_u)[:, None]
+    lab = X * (X @ res.estimate - y)[:, None] - lam * X * (X @ b_f - yhat)[:, None]
+    meat = lam**2 * n / N * np.cov(unl.T) + np.cov(lab.T)
+    np.testing.assert_allclose(
+        res.stderr, np.sqrt(np.diag(h_inv @ meat @ h_inv) / n), rtol=1e-9
+    )
+
+
+def test_ppi_python_ols_interval_is_wider_with_biased_predictions():
+    """ppi-python's OLS standard error (prediction scores at the final estimate) belongs to
+    another estimator; with biased predictions it is larger than this one's."""
+    X, y, yhat, Xu, yhat_u = _regression_data(16)
+    yhat = yhat + 0.8 * X[:, 1]
+    yhat_u = yhat_u + 0.8 * Xu[:, 1]
+    res = ppi_ols_ci(X, y, yhat, Xu, yhat_u, alpha=0.1, lam=1.0)
+    lo, hi = ppi_py.ppi_ols_ci(X, y, yhat, Xu, yhat_u, alpha=0.1, lam=1.0)
+    np.testing.assert_allclose((res.ci_low + res.ci_high) / 2, (lo + hi) / 2, rtol=1e-8)
+    assert np.all(res.ci_high - res.ci_low < hi - lo)
 
 
 @pytest.mark.parametrize("lam", LAMS)
