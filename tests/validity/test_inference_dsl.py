@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import binomial_band
 
+from helpers import binomial_band
 from shiftguard.inference import dsl
 from shiftguard.inference._sandwich import expit, logistic_solve, wald_interval
 

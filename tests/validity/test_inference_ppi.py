@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import binomial_band
 
+from helpers import binomial_band
 from shiftguard.inference import ppi_logistic_ci, ppi_mean_ci, ppi_ols_ci, ppi_quantile_ci
 from shiftguard.inference._sandwich import expit
 
