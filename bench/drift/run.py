@@ -117,14 +117,16 @@ def python_of(peer: str) -> Path:
 def run_task(peer: str, task: str, data_dir: Path) -> dict[str, Any]:
     """One measurement in a fresh subprocess; its JSON, or the error it ended with."""
     cmd = [str(python_of(peer)), str(BENCH_DIR / f"peer_{peer}.py"), task, str(data_dir)]
+    load_before = os.getloadavg()[0]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S,
                           cwd=BENCH_DIR, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    wall = time.perf_counter() - start
+    load = {"wall_s": time.perf_counter() - start,
+            "load_1min_before_after": [load_before, os.getloadavg()[0]]}
     if proc.returncode != 0:
-        return {"error": proc.stderr.strip().splitlines()[-20:], "wall_s": wall}
+        return {"error": proc.stderr.strip().splitlines()[-20:], **load}
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result["wall_s"] = wall
+    result.update(load)
     return result
 
 
