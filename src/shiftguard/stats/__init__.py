@@ -1,0 +1,58 @@
+"""Two-sample tests, distances with permutation p-values, and multiple-testing control."""
+
+from shiftguard.stats.distances import (
+    hellinger_test,
+    hellinger_test_counts,
+    js_test,
+    js_test_counts,
+    psi_test,
+    psi_test_counts,
+    wasserstein_test,
+)
+from shiftguard.stats.multiple import adjust_pvalues, reject
+from shiftguard.stats.univariate import (
+    AndersonResult,
+    CategoricalTestResult,
+    SortedColumns,
+    anderson_test,
+    chi2_test,
+    chi2_test_counts,
+    cvm_test,
+    epps_singleton_test,
+    fisher_test,
+    fisher_test_counts,
+    g_test,
+    g_test_counts,
+    ks_test,
+    ks_test_many,
+    mannwhitney_test,
+    presort,
+)
+
+__all__ = [
+    "AndersonResult",
+    "CategoricalTestResult",
+    "SortedColumns",
+    "adjust_pvalues",
+    "anderson_test",
+    "chi2_test",
+    "chi2_test_counts",
+    "cvm_test",
+    "epps_singleton_test",
+    "fisher_test",
+    "fisher_test_counts",
+    "g_test",
+    "g_test_counts",
+    "hellinger_test",
+    "hellinger_test_counts",
+    "js_test",
+    "js_test_counts",
+    "ks_test",
+    "ks_test_many",
+    "mannwhitney_test",
+    "presort",
+    "psi_test",
+    "psi_test_counts",
+    "reject",
+    "wasserstein_test",
+]
