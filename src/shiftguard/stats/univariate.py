@@ -320,6 +320,10 @@ def _ks_pvalues(
             stacklevel=3,
         )
     asymp = ~exact
+    if np.any(asymp & (n1 == 1) & (n2 == 1)):
+        # SciPy returns NaN here: the asymptotic law at effective size round(1/2) = 0.
+        raise InputError("method='asymp' is undefined with one value in each sample; "
+                         "use method='exact'", "method")
     if asymp.any():
         prob[asymp] = _ks_asymptotic(d[asymp], n1[asymp], n2[asymp], alternative)
     return d, np.clip(prob, 0.0, 1.0)
