@@ -26,29 +26,39 @@ def ks_extremes(
     d_plus = np.zeros(d)
     d_minus = np.zeros(d)
     for col in nb.prange(d):
+        a = ref[:, col]
+        b = cur[:, col]
         n1 = ref_n[col]
         n2 = cur_n[col]
         i = 0
         j = 0
         hi = 0.0
         lo = 0.0
+        v = 0.0
         while i < n1 and j < n2:
-            a = ref[i, col]
-            b = cur[j, col]
-            v = a if a < b else b
-            while i < n1 and ref[i, col] <= v:
-                i += 1
-            while j < n2 and cur[j, col] <= v:
-                j += 1
-            diff = i / n1 - j / n2
-            if diff > hi:
-                hi = diff
-            elif -diff > lo:
-                lo = -diff
-        # Once one sample is exhausted the difference moves monotonically back to zero,
-        # so no later point can set a new extreme.
-        d_plus[col] = hi
-        d_minus[col] = lo
+            # Branch-free step (the comparison of two random streams is unpredictable);
+            # the difference is recorded only once every copy of ``v`` is consumed.
+            va = a[i]
+            vb = b[j]
+            take_a = va <= vb
+            v = va if take_a else vb
+            i += take_a
+            j += 1 - take_a
+            next_a = a[i] if i < n1 else np.inf
+            next_b = b[j] if j < n2 else np.inf
+            if min(next_a, next_b) > v:
+                diff = i / n1 - j / n2
+                hi = max(hi, diff)
+                lo = max(lo, -diff)
+        # One sample is exhausted: consume the other's copies of ``v``; from there the
+        # difference moves monotonically back to zero, so no later point is an extreme.
+        while i < n1 and a[i] <= v:
+            i += 1
+        while j < n2 and b[j] <= v:
+            j += 1
+        diff = i / n1 - j / n2
+        d_plus[col] = max(hi, diff)
+        d_minus[col] = max(lo, -diff)
     return d_plus, d_minus
 
 
