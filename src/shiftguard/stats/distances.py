@@ -18,8 +18,10 @@ permutations equal to the observed statistic up to rounding count as ">=".
 
 Permutations are drawn in blocks (each row of a boolean matrix marks a relabelled reference)
 and their statistics computed with array operations: cumulative sums over the sorted
-pooled sample (Wasserstein, quantile bins) or offset ``bincount`` (categories). Identical
-input and seed give identical output.
+pooled sample (Wasserstein, quantile bins). For categories only the counts matter, and a
+random relabelling's reference counts are drawn directly from their multivariate
+hypergeometric law (the same permutation distribution, at O(categories) per draw).
+Identical input and seed give identical output.
 
 References
 ----------
@@ -80,7 +82,16 @@ def _reference_masks(
         yield rng.permuted(np.tile(base, (rows, 1)), axis=1)
 
 
-def _permutation_test(
+def _permutation_pvalue(
+    observed: float, permuted: Iterator[np.ndarray], n_permutations: int
+) -> float:
+    """``(1 + #{permuted >= observed}) / (1 + B)`` over blocks of permuted statistics."""
+    threshold = observed - _TIES_RTOL * abs(observed)
+    at_least = sum(int(np.count_nonzero(block >= threshold)) for block in permuted)
+    return (1.0 + at_least) / (1.0 + n_permutations)
+
+
+def _mask_permutation_test(
     observed_mask: np.ndarray,
     statistic: Callable[[np.ndarray], np.ndarray],
     n_permutations: int,
@@ -94,12 +105,8 @@ def _permutation_test(
     n_permutations = check_positive_int(n_permutations, "n_permutations")
     rng = as_rng(seed)
     observed = float(statistic(observed_mask[None, :])[0])
-    threshold = observed - _TIES_RTOL * abs(observed)
-    n_ref = int(observed_mask.sum())
-    at_least = 0
-    for block in _reference_masks(n_ref, observed_mask.size, n_permutations, rng):
-        at_least += int(np.count_nonzero(statistic(block) >= threshold))
-    return observed, (1.0 + at_least) / (1.0 + n_permutations)
+    masks = _reference_masks(int(observed_mask.sum()), observed_mask.size, n_permutations, rng)
+    return observed, _permutation_pvalue(observed, map(statistic, masks), n_permutations)
 
 
 def _pooled_sorted(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -150,13 +157,16 @@ def wasserstein_test(
     pooled, observed_mask = _pooled_sorted(xs, ys)
     gaps = np.diff(pooled)
     n, m = xs.size, ys.size
-    seen = np.arange(1, pooled.size)  # pooled values up to and including each gap's left end
+    # Left of gap k lie k + 1 pooled values, r of them from the reference, so
+    # F_x - F_y = r / n - (k + 1 - r) / m = r (1/n + 1/m) - (k + 1) / m.
+    per_reference = 1.0 / n + 1.0 / m
+    offset = np.arange(1, pooled.size) / m
 
     def w1(masks: np.ndarray) -> np.ndarray:
-        ref_seen = np.cumsum(masks[:, :-1], axis=1)
-        return np.sum(np.abs(ref_seen / n - (seen - ref_seen) / m) * gaps, axis=1)
+        ref_seen = np.cumsum(masks[:, :-1], axis=1, dtype=np.int32)
+        return np.abs(ref_seen * per_reference - offset) @ gaps
 
-    statistic, pvalue = _permutation_test(observed_mask, w1, n_permutations, seed)
+    statistic, pvalue = _mask_permutation_test(observed_mask, w1, n_permutations, seed)
     effect = _wasserstein_effect(np.sort(xs), np.sort(ys))
     return TestResult("wasserstein", statistic, pvalue, effect, int(n_permutations))
 
@@ -218,17 +228,6 @@ def _quantile_bin_counts(
     return ref_counts, cur_counts
 
 
-def _category_counts(
-    codes: np.ndarray, n_categories: int, masks: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Reference and current counts per category for each mask (offset ``bincount``)."""
-    rows = masks.shape[0]
-    offset = (np.arange(rows)[:, None] * n_categories + codes[None, :])[masks]
-    ref_counts = np.bincount(offset, minlength=rows * n_categories).reshape(rows, n_categories)
-    cur_counts = np.bincount(codes, minlength=n_categories)[None, :] - ref_counts
-    return ref_counts, cur_counts
-
-
 def _shares(counts: np.ndarray) -> np.ndarray:
     return counts / counts.sum(axis=-1, keepdims=True)
 
@@ -255,7 +254,7 @@ def _binned_test(
         ref_counts, cur_counts = _quantile_bin_counts(pooled, masks, n_bins)
         return distance(_shares(ref_counts), _shares(cur_counts))
 
-    value, pvalue = _permutation_test(observed_mask, statistic, n_permutations, seed)
+    value, pvalue = _mask_permutation_test(observed_mask, statistic, n_permutations, seed)
     return TestResult(name, value, pvalue, value, int(n_permutations))
 
 
@@ -267,21 +266,24 @@ def _counts_test(
     n_permutations: int,
     seed: Seed,
 ) -> CategoricalTestResult:
+    n_permutations = check_positive_int(n_permutations, "n_permutations")
+    rng = as_rng(seed)
     distance = _DISTANCES[name]
-    k = ref.size
-    pooled_counts = (ref + cur).astype(np.int64)
-    codes = np.repeat(np.arange(k), pooled_counts)
-    # Within a category the order is irrelevant, so the observed labelling can put each
-    # category's reference members first.
-    starts = np.cumsum(pooled_counts) - pooled_counts
-    rank_in_category = np.arange(codes.size) - starts[codes]
-    observed_mask = rank_in_category < ref.astype(np.int64)[codes]
+    pooled = (ref + cur).astype(np.int64)
+    n_ref = int(ref.sum())
+    value = float(distance(_shares(ref), _shares(cur)))
+    rows_per_block = max(1, _BLOCK_CELLS // pooled.size)
 
-    def statistic(masks: np.ndarray) -> np.ndarray:
-        ref_counts, cur_counts = _category_counts(codes, k, masks)
-        return distance(_shares(ref_counts), _shares(cur_counts))
+    def permuted() -> Iterator[np.ndarray]:
+        # A random relabelling's reference counts per category follow the multivariate
+        # hypergeometric law: drawing them directly costs O(categories), not O(rows).
+        for start in range(0, n_permutations, rows_per_block):
+            rows = min(rows_per_block, n_permutations - start)
+            ref_perm = rng.multivariate_hypergeometric(pooled, n_ref, size=rows,
+                                                       method="marginals")
+            yield distance(_shares(ref_perm), _shares(pooled - ref_perm))
 
-    value, pvalue = _permutation_test(observed_mask, statistic, n_permutations, seed)
+    pvalue = _permutation_pvalue(value, permuted(), n_permutations)
     return CategoricalTestResult(
         name, value, pvalue, value, int(n_permutations), unseen_categories=unseen
     )
@@ -342,18 +344,8 @@ def js_test(
 
     Parameters
     ----------
-    x, y
-        Reference and current samples: finite numbers (binned on ``bins`` reference
-        quantiles) or, with ``categorical=True``, labels (str, int, bool, object).
-    bins
-        Number of reference-quantile bins for numeric data (ties may leave some empty).
-    categorical
-        Treat ``x`` and ``y`` as category labels; categories unseen in the reference are
-        their own bins and are listed in ``unseen_categories``.
-    n_permutations
-        Number of random relabellings ``B``.
-    seed
-        Seed or Generator of the permutations.
+    x, y, bins, categorical, n_permutations, seed
+        As in :func:`psi_test`.
 
     References
     ----------
@@ -378,18 +370,8 @@ def hellinger_test(
 
     Parameters
     ----------
-    x, y
-        Reference and current samples: finite numbers (binned on ``bins`` reference
-        quantiles) or, with ``categorical=True``, labels (str, int, bool, object).
-    bins
-        Number of reference-quantile bins for numeric data (ties may leave some empty).
-    categorical
-        Treat ``x`` and ``y`` as category labels; categories unseen in the reference are
-        their own bins and are listed in ``unseen_categories``.
-    n_permutations
-        Number of random relabellings ``B``.
-    seed
-        Seed or Generator of the permutations.
+    x, y, bins, categorical, n_permutations, seed
+        As in :func:`psi_test`.
 
     References
     ----------

@@ -440,10 +440,11 @@ def cvm_test(x: Any, y: Any, method: str = "auto") -> TestResult:
     is Anderson's (1962) ``T``, the integrated squared ECDF difference, identical to
     :func:`scipy.stats.cramervonmises_2samp`.
 
-    Guarantee: ``method="exact"`` (the ``"auto"`` choice when both samples have fewer than
-    20 values) gives the exact permutation law of ``T``: ``P(p <= alpha) <= alpha`` for
-    continuous data at any size. ``"asymptotic"`` uses the limit law (Csorgo and Faraway,
-    1996), valid as both sizes grow.
+    Guarantee: ``method="exact"`` (the ``"auto"`` choice when both samples have at most 20
+    values) gives the exact permutation law of ``T``: ``P(p <= alpha) <= alpha`` for
+    continuous data at any size; with ties (discrete data) the p-value is conservative.
+    ``"asymptotic"`` uses the limit law (Csorgo and Faraway, 1996), valid as both sizes
+    grow.
 
     Parameters
     ----------
@@ -553,8 +554,9 @@ def mannwhitney_test(
     is ``U`` of ``x``, identical to :func:`scipy.stats.mannwhitneyu`.
 
     Guarantee: ``method="exact"`` (the ``"auto"`` choice when a sample has at most 8 values
-    and there are no ties) is the exact permutation law, valid at every size. Otherwise the
-    normal approximation with tie correction (and continuity correction when
+    and there are no ties) is the exact permutation law, valid at every size for data
+    without ties (it makes no tie correction, so ask for it only with continuous data).
+    Otherwise the normal approximation with tie correction (and continuity correction when
     ``use_continuity``), valid as both sizes grow.
 
     Parameters
@@ -598,8 +600,10 @@ def epps_singleton_test(x: Any, y: Any, t: Sequence[float] = (0.4, 0.8)) -> Test
     :func:`scipy.stats.epps_singleton_2samp` including its small-sample correction.
 
     Guarantee: asymptotic (chi-squared with ``2 len(t)`` degrees of freedom) as both
-    sizes grow; the correction keeps the level close to nominal from about 25 values
-    per sample.
+    sizes grow. When both samples have fewer than 25 values SciPy applies Epps and
+    Singleton's small-sample correction; the authors recommend at least 25 values per
+    sample (at 40 and 50 values our validity test finds the size within 3 binomial
+    standard errors of nominal).
 
     Parameters
     ----------
