@@ -398,3 +398,37 @@ def test_ks_statistic_on_tiny_heavily_tied_samples_equals_scipy() -> None:
             got = uv.ks_test(x, y, alternative=alternative)
             assert got.statistic == expected.statistic
             assert got.pvalue == pytest.approx(expected.pvalue, rel=RTOL)
+
+
+@pytest.mark.parametrize("alternative", ["two-sided", "less", "greater"])
+def test_mannwhitney_test_many_equals_scipy_per_column(alternative: str) -> None:
+    rng = np.random.default_rng(12)
+    for n1, n2 in [(5, 40), (60, 7), (150, 220)]:
+        R = rng.normal(size=(n1, 5))
+        C = rng.normal(0.3, size=(n2, 5))
+        R[:, 1], C[:, 1] = np.round(R[:, 1]), np.round(C[:, 1])  # ties
+        R[:, 2], C[:, 2] = 1.0, 1.0  # all tied: zero spread
+        R[rng.random(R.shape) < 0.1] = np.nan
+        R[0] = 0.0
+        reference = uv.presort(R)
+        for method in ("auto", "asymptotic", "exact"):
+            for continuity in (True, False):
+                if method == "exact" and n1 * n2 > 2000:
+                    continue
+                stats, pvalues = uv.mannwhitney_test_many(
+                    reference, C, alternative, method, continuity
+                )
+                for j in range(5):
+                    x = R[~np.isnan(R[:, j]), j]
+                    expected = st.mannwhitneyu(x, C[:, j], use_continuity=continuity,
+                                               alternative=alternative, method=method)
+                    assert stats[j] == expected.statistic
+                    assert pvalues[j] == pytest.approx(expected.pvalue, rel=RTOL)
+
+
+def test_mannwhitney_test_many_bad_input() -> None:
+    reference = uv.presort(np.zeros((10, 2)))
+    with pytest.raises(InputError, match="current.*3 columns"):
+        uv.mannwhitney_test_many(reference, np.zeros((10, 3)))
+    with pytest.raises(ParameterError, match="method"):
+        uv.mannwhitney_test_many(reference, np.zeros((10, 2)), method="asymp")

@@ -141,3 +141,12 @@ def test_one_sided_ks_size(alternative: str) -> None:
     reference = uv.presort(rng.normal(size=(N_REF, N_NULL)))
     pvalues = uv.ks_test_many(reference, rng.normal(size=(N_CUR, N_NULL)), alternative)[1]
     assert np.mean(pvalues <= ALPHA) <= HIGH
+
+
+def test_mannwhitney_fast_path_size_and_power() -> None:
+    rng = np.random.default_rng(7)
+    reference = uv.presort(rng.normal(size=(N_REF, N_NULL)))
+    p_null = uv.mannwhitney_test_many(reference, rng.normal(size=(N_CUR, N_NULL)))[1]
+    assert LOW <= np.mean(p_null <= ALPHA) <= HIGH
+    p_alt = uv.mannwhitney_test_many(reference, rng.normal(SHIFT, size=(N_CUR, N_NULL)))[1]
+    assert np.mean(p_alt <= ALPHA) > 0.3

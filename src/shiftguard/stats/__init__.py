@@ -26,6 +26,7 @@ from shiftguard.stats.univariate import (
     ks_test,
     ks_test_many,
     mannwhitney_test,
+    mannwhitney_test_many,
     presort,
 )
 
@@ -50,6 +51,7 @@ __all__ = [
     "ks_test",
     "ks_test_many",
     "mannwhitney_test",
+    "mannwhitney_test_many",
     "presort",
     "psi_test",
     "psi_test_counts",
