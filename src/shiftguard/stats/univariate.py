@@ -12,7 +12,7 @@ Categorical effect size (every categorical test): Cramer's V of the 2 x k table,
 ``sqrt(chi2 / N)``, from Pearson's chi-squared statistic whatever the test.
 
 Numeric functions reject NaN: the caller drops missing values (the fast path
-:func:`presort` / :func:`ks_test_many` does it per column).
+:func:`presort` / :func:`ks_test_many` / :func:`mannwhitney_test_many` does it per column).
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ class SortedColumns:
 
 
 def presort(X: Any) -> SortedColumns:
-    """Sort every column of ``X`` once (missing values last) for :func:`ks_test_many`.
+    """Sort every column of ``X`` once (missing values last) for the ``*_many`` tests.
 
     Parameters
     ----------
@@ -129,7 +129,8 @@ def presort(X: Any) -> SortedColumns:
     Returns
     -------
     SortedColumns
-        The sorted copy (the only copy made) and the per-column count of observed values.
+        The sorted copy and the per-column count of observed values. For a C-ordered
+        float64 input the sorted copy is the only copy made.
 
     Notes
     -----
@@ -151,6 +152,9 @@ def presort(X: Any) -> SortedColumns:
 
         with ThreadPoolExecutor(n_threads) as pool:
             list(pool.map(sort_block, range(n_threads)))
+    # A fitted reference is reused for many comparisons: make accidental edits fail loudly.
+    values.flags.writeable = False
+    n_valid.flags.writeable = False
     return SortedColumns(values=values, n_valid=n_valid)
 
 
