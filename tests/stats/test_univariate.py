@@ -270,6 +270,8 @@ def test_numeric_tests_reject_bad_parameters() -> None:
         uv.anderson_test(x, x, method="permutation", n_permutations=0)
     with pytest.raises(ParameterError, match="t must be"):
         uv.epps_singleton_test(x, x, t=(0.4, -1.0))
+    with pytest.raises(InputError, match="interquartile range"):
+        uv.epps_singleton_test(np.r_[np.ones(9), 2.0], np.ones(10))
     with pytest.raises(InputError, match="single distinct value"):
         uv.anderson_test(np.ones(5), np.ones(6))
 

@@ -706,6 +706,13 @@ def epps_singleton_test(x: Any, y: Any, t: Sequence[float] = (0.4, 0.8)) -> Test
     xs = as_float_array(x, "x", min_size=5)
     ys = as_float_array(y, "y", min_size=5)
     points = tuple(check_positive_number(v, "t") for v in np.atleast_1d(np.asarray(t)).tolist())
+    quartiles = np.percentile(np.concatenate([xs, ys]), [25.0, 75.0])
+    if quartiles[1] == quartiles[0]:
+        # ``t`` is scaled by the pooled semi-interquartile range, which must not be zero.
+        raise InputError(
+            "x and y together have a zero interquartile range (more than half the values "
+            "are equal); the Epps-Singleton test is undefined: use ks_test or chi2_test"
+        )
     try:
         res = epps_singleton_2samp(xs, ys, t=points)
     except (ValueError, np.linalg.LinAlgError) as exc:
