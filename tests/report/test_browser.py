@@ -68,7 +68,7 @@ def report():
         "hour": rng.integers(5, 23, size=n).astype(float),
         "origin": rng.choice(["JFK", "LGA", "EWR", "SWF"], size=n, p=[0.3, 0.3, 0.3, 0.1]),
     }
-    return compare(reference, current, seed=0, n_permutations=199, localize=False)
+    return compare(reference, current, seed=0, n_permutations=199)
 
 
 def test_report_renders_and_sorts_in_headless_chromium(chromium, report, tmp_path):

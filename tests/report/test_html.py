@@ -37,7 +37,7 @@ def report():
         "stable": rng.gamma(2.0, 3.0, size=n),
         "airport": rng.choice(["JFK", "LGA", "EWR", NEW_LABEL], size=n, p=[0.3, 0.3, 0.3, 0.1]),
     }
-    return compare(reference, current, seed=0, n_permutations=199, localize=False)
+    return compare(reference, current, seed=0, n_permutations=199)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_verdict_names_the_drift_the_level_and_what_is_controlled(report, page):
 def test_no_drift_verdict_and_fdr_sentence():
     rng = np.random.default_rng(5)
     same = compare(rng.normal(size=(400, 3)), rng.normal(size=(400, 3)), seed=0,
-                   correction="bh", n_permutations=99, localize=False)
+                   correction="bh", n_permutations=99)
     assert not same.drifted
     page = render_html(same)
     assert "<strong>No drift detected</strong> in 3 columns" in page
@@ -141,6 +141,19 @@ def test_unseen_category_is_listed_and_marked_in_its_chart(report, page):
     section = next(s for s in _sections(page) if ">airport <span" in s)
     assert f"1 category unseen in the reference: {escaped}" in section
     assert f'class="new">{escaped} (new)</text>' in section
+
+
+def test_localization_ranking_is_listed_in_rank_order_with_flags(report, page):
+    loc = report.localization.to_dict()
+    section = page.split('id="localization"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", section.split("<tbody>", 1)[1], re.S)
+    by_rank = sorted(loc["features"], key=lambda f: f["rank"])
+    assert len(rows) == len(by_rank) == 3
+    for feature, row in zip(by_rank, rows, strict=True):
+        assert f"<td>{html.escape(feature['name'])}</td>" in row
+        assert row.startswith("<tr class=drift>") == feature["flagged"]
+    flagged = ", ".join(html.escape(n) for n in loc["flagged"]) or "none"
+    assert f"Flagged: {flagged}.</p>" in page
 
 
 def test_no_external_resource_is_referenced(page):

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shiftguard._result import to_jsonable
 from shiftguard.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -38,6 +37,12 @@ _MAX_LABEL_CHARS = 22
 _MAX_LEGEND_CHARS = 24
 _MAX_LISTED_UNSEEN = 10
 
+_LOCALIZATION_LABELS = {
+    "name": "feature",
+    "score": "score (null SDs)",
+    "pvalue": "p&#8209;value",
+    "pvalue_adjusted": "adj. p",
+}
 # Thousands get a k from 10,000 on, so 0-2,000 axes keep plain 500, 1000, 1500 labels.
 _SUFFIXES = ((1e9, "G", 1e9), (1e6, "M", 1e6), (1e3, "k", 1e4))
 
@@ -70,6 +75,7 @@ border-bottom:1px solid #ddd;padding-bottom:4px}h3{font-size:16px;margin:0 0 4px
 .verdict.ok{background:#e8f5e9;border-left:6px solid #2e7d32}
 .muted,small{color:#666}
 .tablewrap{max-height:70vh;overflow:auto;border:1px solid #ddd;border-radius:4px}
+.tablewrap.auto{display:inline-block;max-width:100%}.auto table{width:auto}
 table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{padding:4px 6px;border-bottom:1px solid #eee;text-align:left;white-space:nowrap}
 th{white-space:normal;vertical-align:bottom}
@@ -332,30 +338,37 @@ def _multivariate_section(multi: MultivariateDrift | None, alpha: float) -> str:
 
 
 def _localization_section(localization: Any) -> str:
+    """The ranking of :func:`shiftguard.localize.localize_shift`, read via ``to_dict()``."""
     if localization is None:
-        return ('<p class="muted">Not run: disabled, or fewer than two numeric columns.</p>')
-    data = localization.to_dict() if hasattr(localization, "to_dict") else to_jsonable(
-        localization)
-    if not isinstance(data, dict):
-        return f"<p>{_esc(str(data))}</p>"
-    features = data.get("features")
-    summary = {k: v for k, v in data.items() if k != "features" and not isinstance(v, list | dict)}
-    text = " &middot; ".join(f"{_esc(str(k))}: {_esc(_fmt_any(v))}" for k, v in summary.items())
-    out = f'<p class="meta">{text}</p>' if text else ""
-    if not isinstance(features, list) or not features:
-        return out + '<p class="muted">No feature ranking in this report.</p>'
-    rows = [f for f in features if isinstance(f, dict)]
-    if "rank" in rows[0]:
-        rows.sort(key=lambda f: (f.get("rank") is None, f.get("rank")))
-    keys = [k for k in rows[0] if not isinstance(rows[0][k], list | dict)]
-    head = "".join(f"<th>{_esc(k.replace('_', ' '))}</th>" for k in keys)
-    body = []
-    for f in rows:
-        flagged = bool(f.get("flagged"))
-        cells = "".join(_any_cell(k, f.get(k)) for k in keys)
-        body.append(f'<tr{" class=drift" if flagged else ""}>{cells}</tr>')
-    return (out + f'<div class="tablewrap"><table class="sortable" id="localization"><thead>'
-            f"<tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+        return '<p class="muted">Not run: disabled, or fewer than two numeric columns.</p>'
+    data = localization.to_dict()
+    features = sorted(data.get("features") or [],
+                      key=lambda f: (f.get("rank") is None, f.get("rank")))
+    settings = [f"method {_esc(data.get('method', '?'))}"]
+    if "correction" in data and "alpha" in data:
+        settings.append(f"{_esc(data['correction'])} correction at &alpha; = {data['alpha']:.3g}")
+    if data.get("n_permutations"):
+        settings.append(f"{data['n_permutations']} permutations")
+    flagged = [_esc(f["name"]) for f in features if f.get("flagged")]
+    intro = (
+        "<p>Each numeric feature is tested for a change in its distribution <em>given the "
+        "other numeric features</em> (Kulinski, Bagchi &amp; Inouye, 2020), which also "
+        "catches a changed relationship that no single-column test sees. These tests form "
+        f"their own family ({', '.join(settings)}), not part of the verdict above. "
+        f"Flagged: {', '.join(flagged) if flagged else 'none'}.</p>"
+    )
+    if not features:
+        return intro
+    keys = [k for k, v in features[0].items() if not isinstance(v, list | dict)]
+    head = "".join(f"<th>{_LOCALIZATION_LABELS.get(k, _esc(k.replace('_', ' ')))}</th>"
+                   for k in keys)
+    body = "".join(
+        f'<tr{" class=drift" if f.get("flagged") else ""}>'
+        + "".join(_any_cell(k, f.get(k)) for k in keys) + "</tr>"
+        for f in features
+    )
+    return (intro + '<div class="tablewrap auto"><table class="sortable" id="localization">'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
 
 def _column_panel(c: ColumnDrift, i: int, names: tuple[str, str], alpha: float) -> str:
