@@ -91,7 +91,7 @@ font-weight:600;vertical-align:middle}
 .badge.drift{background:#c62828;color:#fff}.badge.ok{background:#e0e0e0;color:#444}
 .panel{border:1px solid #ddd;border-radius:6px;padding:12px 14px;margin:14px 0}
 .panel.drift{border-left:6px solid #c62828}
-.meta{margin:2px 0 8px;color:#444}
+.meta{margin:2px 0 8px;color:#444}.unseen{color:#c62828}
 .charts{display:flex;flex-wrap:wrap;gap:12px}
 figure{margin:0}figcaption{font-size:12px;color:#666;max-width:440px}
 svg text{font:11px system-ui,sans-serif;fill:#444}
@@ -386,7 +386,7 @@ def _column_panel(c: ColumnDrift, i: int, names: tuple[str, str], alpha: float) 
     if c.unseen_categories:
         shown = ", ".join(_esc(label) for label in c.unseen_categories[:_MAX_LISTED_UNSEEN])
         more = len(c.unseen_categories) - _MAX_LISTED_UNSEEN
-        meta += (f'<br><span style="color:#c62828">{len(c.unseen_categories)} categor'
+        meta += (f'<br><span class="unseen">{len(c.unseen_categories)} categor'
                  f'{"y" if len(c.unseen_categories) == 1 else "ies"} unseen in the reference: '
                  f"{shown}{f' (+{more} more)' if more > 0 else ''}</span>")
     p = c.profile
@@ -424,7 +424,7 @@ def _histogram_figure(p: ColumnProfile, names: tuple[str, str]) -> str:
         f'<path class="{cls}" d="{_bars_path(xs, y(shares), y0)}"/>'
         for cls, shares in (("ref", ref), ("curo", cur))
     )
-    svg = _svg(_HEIGHT, _axes(x, y, lo, hi, 0.0, top, percent_y=True) + paths
+    svg = _svg(_HEIGHT, _axes(x, y, lo, hi, top) + paths
                + _legend(names, ("ref", "curo")))
     caption = ("Share of each sample's observed values per bin; bins span the 0.5-99.5 % "
                "quantile range of both samples, so the tails beyond are not drawn.")
@@ -443,10 +443,11 @@ def _ecdf_figure(p: ColumnProfile, names: tuple[str, str]) -> str:
         f'<path class="{cls}" d="{_ecdf_path(x, y, q, lo, hi)}"/>'
         for cls, q in (("refl", ref_q), ("curl", cur_q))
     )
-    svg = _svg(_HEIGHT, _axes(x, y, lo, hi, 0.0, 1.0, percent_y=True) + paths
+    svg = _svg(_HEIGHT, _axes(x, y, lo, hi, 1.0) + paths
                + _legend(names, ("refl", "curl")))
-    caption = ("Empirical CDF from each sample's percentiles (share of values at or below x); "
-               "a horizontal gap between the curves is a shift in value.")
+    caption = ("Empirical CDF from each sample's percentiles (share of values at or below x) "
+               "on the histogram's x range; a horizontal gap between the curves is a shift "
+               "in value.")
     return f"<figure>{svg}<figcaption>{caption}</figcaption></figure>"
 
 
@@ -499,12 +500,11 @@ def _svg(height: int, body: str) -> str:
             f'role="img">{body}</svg>')
 
 
-def _axes(x: Any, y: Any, x_lo: float, x_hi: float, y_lo: float, y_hi: float,
-          *, percent_y: bool) -> str:
-    """Grid lines, tick labels and the axis frame of a chart with a numeric x axis."""
+def _axes(x: Any, y: Any, x_lo: float, x_hi: float, y_hi: float) -> str:
+    """Grid lines, tick labels and frame of a chart of shares (0 to ``y_hi``) over values."""
     bottom, right = _HEIGHT - _BOTTOM, _WIDTH - _RIGHT
     x_ticks, x_labels = _ticks(x_lo, x_hi)
-    y_ticks, y_labels = _ticks(y_lo, y_hi, percent=percent_y)
+    y_ticks, y_labels = _ticks(0.0, y_hi, percent=True)
     parts = [
         f'<line class="grid" x1="{_LEFT}" y1="{py:.1f}" x2="{right}" y2="{py:.1f}"/>'
         f'<text x="{_LEFT - 5}" y="{py + 4:.1f}" text-anchor="end">{label}</text>'
