@@ -454,3 +454,30 @@ def test_fast_paths_on_real_data_equal_scipy() -> None:
         assert mw_stats[j] == mw.statistic
         assert mw_p[j] == pytest.approx(mw.pvalue, rel=RTOL)
     assert ks_p[1] < 1e-100  # the split column itself
+
+
+@pytest.mark.parametrize(("n1", "n2"), [(6, 15), (20, 20), (21, 40), (150, 220)])
+def test_cvm_test_many_equals_scipy_per_column(n1: int, n2: int) -> None:
+    rng = np.random.default_rng(n1 * 13 + n2)
+    R = rng.normal(size=(n1, 5))
+    C = rng.normal(0.4, size=(n2, 5))
+    R[:, 1], C[:, 1] = np.round(R[:, 1]), np.round(C[:, 1])  # ties
+    R[:, 2], C[:, 2] = 1.0, 1.0  # all tied
+    R[rng.random(R.shape) < 0.1] = np.nan
+    R[:2] = 0.0
+    reference = uv.presort(R)
+    for method in ("auto", "asymptotic", "exact"):
+        if method == "exact" and n1 + n2 > 45:
+            continue
+        stats, pvalues = uv.cvm_test_many(reference, C, method)
+        for j in range(5):
+            x = R[~np.isnan(R[:, j]), j]
+            expected = st.cramervonmises_2samp(x, C[:, j], method=method)
+            assert stats[j] == pytest.approx(expected.statistic, rel=RTOL)
+            assert pvalues[j] == pytest.approx(expected.pvalue, rel=RTOL)
+
+
+def test_cvm_test_many_needs_two_values_per_column() -> None:
+    reference = uv.presort(np.r_[np.zeros((1, 2)), np.full((4, 2), np.nan)] + [[0, 1]])
+    with pytest.raises(InputError, match="reference.*column 0 has fewer than 2"):
+        uv.cvm_test_many(reference, np.zeros((5, 2)))
