@@ -207,6 +207,8 @@ def test_anderson_permutation_pvalue_is_seeded_and_not_clipped() -> None:
 def test_mannwhitney_test_equals_scipy(n1: int, n2: int, alternative: str) -> None:
     rng = np.random.default_rng(n1 * 11 + n2)
     for method in ("auto", "asymptotic", "exact"):
+        if method == "exact" and n1 * n2 > 2000:
+            continue  # SciPy's exact law is slow to build for large samples
         for ties in (False, True):
             for continuity in (True, False):
                 x, y = _sample(rng, n1, 0.0, ties), _sample(rng, n2, 0.4, ties)
