@@ -28,7 +28,7 @@ def _scipy_ks(x: np.ndarray, y: np.ndarray, alternative: str, method: str):
 # ---------------------------------------------------------------------------------- KS
 
 KS_SIZES = [(1, 2), (3, 8), (5, 5), (20, 20), (30, 45), (64, 48), (100, 37), (250, 250),
-            (600, 450), (1200, 999), (3000, 2000), (10_001, 800), (20_000, 15_000)]
+            (600, 450), (3000, 2000), (10_001, 800), (20_000, 15_000)]
 
 
 @pytest.mark.parametrize(("n1", "n2"), KS_SIZES)
@@ -391,8 +391,8 @@ def test_categorical_bad_input() -> None:
 
 def test_ks_statistic_on_tiny_heavily_tied_samples_equals_scipy() -> None:
     # Ties across the samples, at the ends and in the middle exercise the merge's
-    # end-of-tie-block logic; 300 seeds of 1-30 values drawn from {0, ..., 4}.
-    for seed in range(300):
+    # end-of-tie-block logic; 150 seeds of 1-30 values drawn from {0, ..., 4}.
+    for seed in range(150):
         rng = np.random.default_rng(seed)
         n1, n2 = rng.integers(1, 31, size=2)
         x = rng.integers(0, 5, size=n1).astype(float)
@@ -458,7 +458,7 @@ def test_fast_paths_on_real_data_equal_scipy() -> None:
     assert ks_p[1] < 1e-100  # the split column itself
 
 
-@pytest.mark.parametrize(("n1", "n2"), [(6, 15), (20, 20), (21, 40), (150, 220)])
+@pytest.mark.parametrize(("n1", "n2"), [(6, 15), (12, 20), (21, 40), (150, 220)])
 def test_cvm_test_many_equals_scipy_per_column(n1: int, n2: int) -> None:
     rng = np.random.default_rng(n1 * 13 + n2)
     R = rng.normal(size=(n1, 5))
