@@ -51,6 +51,7 @@ from shiftguard.inference._sandwich import (
     least_squares,
     logistic_solve,
     sandwich_covariance,
+    single_threaded_blas,
     wald_interval,
 )
 
@@ -331,7 +332,8 @@ def dsl(
         scores = design * (pseudo - design @ coef)[:, None]
         hessian = design.T @ design / n
     else:
-        coef = logistic_solve(design, np.ones(n), design.T @ pseudo)
+        with single_threaded_blas():
+            coef = logistic_solve(design, np.ones(n), design.T @ pseudo)
         fitted = expit(design @ coef)
         scores = design * (pseudo - fitted)[:, None]
         hessian = (design * (fitted * (1.0 - fitted))[:, None]).T @ design / n

@@ -22,6 +22,7 @@ arXiv:2311.01453.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 from typing import Any
@@ -36,6 +37,7 @@ from shiftguard.inference._sandwich import (
     expit,
     invert_symmetric,
     logistic_solve,
+    single_threaded_blas,
     solve_symmetric,
     wald_interval,
     z_quantile,
@@ -241,17 +243,19 @@ def _ppi_glm(
         for name, values in (("y", data.y), ("yhat", data.yhat), ("yhat_unlabeled", data.yhu)):
             if values.min() < 0.0 or values.max() > 1.0:
                 raise InputError("logistic regression needs values in [0, 1]", name)
-    if lam is None:
-        # Two tuning rounds, as ppi-python does: tune at the PPI estimate, re-estimate,
-        # then tune again at the re-estimate.
-        theta = data.estimate(1.0)
-        for _ in range(2):
-            lam_hat = _tuned_lam(data.scores(theta, use_unlabeled=True))
-            theta = data.estimate(lam_hat, start=theta)
-    else:
-        lam_hat = lam
-        theta = data.estimate(lam_hat)
-    scores = data.scores(theta, use_unlabeled=lam_hat != 0.0)
+    iterative = single_threaded_blas() if kind == "logistic" else contextlib.nullcontext()
+    with iterative:
+        if lam is None:
+            # Two tuning rounds, as ppi-python does: tune at the PPI estimate, re-estimate,
+            # then tune again at the re-estimate.
+            theta = data.estimate(1.0)
+            for _ in range(2):
+                lam_hat = _tuned_lam(data.scores(theta, use_unlabeled=True))
+                theta = data.estimate(lam_hat, start=theta)
+        else:
+            lam_hat = lam
+            theta = data.estimate(lam_hat)
+        scores = data.scores(theta, use_unlabeled=lam_hat != 0.0)
     n, N = len(data.y), len(data.yhu)
     meat = n / N * lam_hat**2 * scores.unlabeled_cov() + _cov(
         scores.grads - lam_hat * scores.grads_hat
