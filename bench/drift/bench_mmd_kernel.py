@@ -53,8 +53,7 @@ def _stages(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     start = time.perf_counter()
     sq = mv._pooled_squared_distances(x, y)
     sigma = mv._median_heuristic(sq)
-    kernel = np.exp(sq * (-0.5 / sigma**2))
-    np.fill_diagonal(kernel, 0.0)
+    kernel = mv._rbf_in_place(sq, 0.5 / sigma**2)
     mv._unbiased_mmd2(kernel, x.shape[0])
     centred = mv._centre_off_diagonal(kernel)
     kernel_s = time.perf_counter() - start

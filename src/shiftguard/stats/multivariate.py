@@ -15,6 +15,7 @@ import math
 from contextlib import nullcontext
 from typing import Any
 
+import numba as nb
 import numpy as np
 
 from shiftguard._result import TestResult
@@ -139,10 +140,7 @@ def mmd_test(
         sigma = _median_heuristic(sq_dist)
     else:
         sigma = check_positive_number(bandwidth, "bandwidth")
-    kernel = sq_dist  # the distances are not needed again: exponentiate in place
-    kernel *= -0.5 / sigma**2
-    np.exp(kernel, out=kernel)
-    np.fill_diagonal(kernel, 0.0)
+    kernel = _rbf_in_place(sq_dist, 0.5 / sigma**2)  # the distances are not needed again
     observed = _unbiased_mmd2(kernel, n)
     centred = _centre_off_diagonal(kernel)
     q, r = _permuted_quadratic_forms(centred, n, n_permutations, as_rng(seed))
@@ -420,28 +418,59 @@ def _pooled_squared_distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     # from the origin.
     pooled -= pooled.mean(axis=0)
     norms = np.einsum("ij,ij->i", pooled, pooled)
-    sq = pooled @ pooled.T
-    sq *= -2.0
-    sq += norms[:, None]
-    sq += norms[None, :]
-    np.maximum(sq, 0.0, out=sq)
-    np.fill_diagonal(sq, 0.0)
-    return sq
+    gram = pooled @ pooled.T
+    _gram_to_sq_dist(gram, norms)
+    return gram
+
+
+@nb.njit(cache=True, parallel=True)
+def _gram_to_sq_dist(gram: np.ndarray, norms: np.ndarray) -> None:
+    size = gram.shape[0]
+    for i in nb.prange(size):
+        for j in range(size):
+            v = norms[i] + norms[j] - 2.0 * gram[i, j]
+            gram[i, j] = v if v > 0.0 else 0.0
+        gram[i, i] = 0.0
 
 
 def _median_heuristic(sq_dist: np.ndarray) -> float:
-    """alibi-detect's ``sigma_median``: sqrt(lower median of pairwise squared distances / 2)."""
-    size = sq_dist.shape[0]
-    # Sorted, the flattened matrix starts with the `size` diagonal zeros, then every pair
-    # twice; this index is the lower median of the size (size - 1) / 2 pairs.
-    k = size + (size * size - size) // 2 - 1
-    median = float(np.partition(sq_dist.ravel(), k)[k])
+    """alibi-detect's ``sigma_median``: sqrt(lower median of pairwise squared distances / 2).
+
+    alibi-detect sorts the whole (x = y) matrix and takes index
+    ``size + (size^2 - size) // 2 - 1``: past the ``size`` diagonal zeros, among the pairs
+    that each appear twice, which is the lower median of the ``size (size - 1) / 2`` pairs.
+    """
+    pairs = _upper_triangle(sq_dist)
+    k = (pairs.size - 1) // 2
+    median = float(np.partition(pairs, k)[k])
     if median <= 0.0:
         raise InputError(
             "more than half of all pairs of pooled rows coincide, so the median heuristic "
             "bandwidth is 0; pass bandwidth= explicitly", "x, y"
         )
     return math.sqrt(0.5 * median)
+
+
+@nb.njit(cache=True, parallel=True)
+def _upper_triangle(matrix: np.ndarray) -> np.ndarray:
+    size = matrix.shape[0]
+    out = np.empty(size * (size - 1) // 2)
+    for i in nb.prange(size - 1):
+        start = i * size - i * (i + 1) // 2
+        for j in range(i + 1, size):
+            out[start + j - i - 1] = matrix[i, j]
+    return out
+
+
+@nb.njit(cache=True, parallel=True)
+def _rbf_in_place(sq_dist: np.ndarray, gamma: float) -> np.ndarray:
+    """``exp(-gamma * d2)`` in place, diagonal set to 0 (the unbiased MMD leaves it out)."""
+    size = sq_dist.shape[0]
+    for i in nb.prange(size):
+        for j in range(size):
+            sq_dist[i, j] = np.exp(-gamma * sq_dist[i, j])
+        sq_dist[i, i] = 0.0
+    return sq_dist
 
 
 def _rowwise_sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -462,10 +491,9 @@ def _double_centre(matrix: np.ndarray, dtype: type = np.float32) -> np.ndarray:
     """``H M H`` (``H`` the centring projection) of a symmetric matrix, as ``dtype``."""
     shift = matrix.mean(axis=0)
     shift -= 0.5 * shift.mean()
-    centred = matrix.astype(dtype)
-    centred -= shift[None, :].astype(dtype)
-    centred -= shift[:, None].astype(dtype)
-    return centred
+    out = np.empty(matrix.shape, dtype=dtype)
+    _subtract_shifts(matrix, shift, out, False)
+    return out
 
 
 def _centre_off_diagonal(kernel_zero_diag: np.ndarray, dtype: type = np.float32) -> np.ndarray:
@@ -477,12 +505,21 @@ def _centre_off_diagonal(kernel_zero_diag: np.ndarray, dtype: type = np.float32)
     """
     size = kernel_zero_diag.shape[0]
     row_mean = kernel_zero_diag.sum(axis=1) / (size - 1)
-    shift = row_mean - 0.5 * row_mean.mean()
-    centred = kernel_zero_diag.astype(dtype)
-    centred -= shift[:, None].astype(dtype)
-    centred -= shift[None, :].astype(dtype)
-    np.fill_diagonal(centred, 0.0)
-    return centred
+    out = np.empty(kernel_zero_diag.shape, dtype=dtype)
+    _subtract_shifts(kernel_zero_diag, row_mean - 0.5 * row_mean.mean(), out, True)
+    return out
+
+
+@nb.njit(cache=True, parallel=True)
+def _subtract_shifts(matrix: np.ndarray, shift: np.ndarray, out: np.ndarray,
+                     zero_diagonal: bool) -> None:
+    """``out[i, j] = M[i, j] - shift[i] - shift[j]`` (diagonal 0 if asked), in one pass."""
+    size = matrix.shape[0]
+    for i in nb.prange(size):
+        for j in range(size):
+            out[i, j] = matrix[i, j] - shift[i] - shift[j]
+        if zero_diagonal:
+            out[i, i] = 0.0
 
 
 def _permuted_quadratic_forms(
