@@ -14,6 +14,7 @@ which puts SciPy's p-value in its slow exact-Smirnov branch). Figures (best of r
   np.sort(current, axis=0)``; target <= 1.5x.
 - memory: peak of NumPy allocations (tracemalloc) during the warm call, as a multiple of
   the current array's size; target < 2.
+- the same warm comparison for ``mannwhitney_test_many`` and ``cvm_test_many`` (null data).
 Also checks that every statistic and p-value equals SciPy's to relative 1e-9.
 """
 
@@ -27,7 +28,12 @@ from collections.abc import Callable
 import numpy as np
 import scipy.stats as st
 
-from shiftguard.stats.univariate import ks_test_many, presort
+from shiftguard.stats.univariate import (
+    cvm_test_many,
+    ks_test_many,
+    mannwhitney_test_many,
+    presort,
+)
 
 N_ROWS, N_COLUMNS = 100_000, 50
 REPEATS = 3
@@ -73,6 +79,23 @@ def main() -> None:
             "cold_s": round(cold, 4),
             "np_sort_both_s": round(sort_only, 4),
             "cold_over_np_sort": round(cold / sort_only, 2),
+        }
+    current = currents["null"]
+    for name, ours_many, scipy_test in (
+        ("mannwhitney", mannwhitney_test_many, st.mannwhitneyu),
+        ("cvm", cvm_test_many, st.cramervonmises_2samp),
+    ):
+        ours = ours_many(fitted, current)
+        theirs = [scipy_test(reference[:, j], current[:, j]) for j in range(N_COLUMNS)]
+        np.testing.assert_allclose(ours[1], [r.pvalue for r in theirs], rtol=1e-9)
+        warm = best_time(lambda f=ours_many: f(fitted, current))
+        scipy_seconds = best_time(
+            lambda t=scipy_test: [t(reference[:, j], current[:, j]) for j in range(N_COLUMNS)]
+        )
+        report[f"{name}_null"] = {
+            "warm_s": round(warm, 4),
+            "scipy_loop_s": round(scipy_seconds, 4),
+            "warm_speedup_vs_scipy": round(scipy_seconds / warm, 1),
         }
     tracemalloc.start()
     ks_test_many(fitted, currents["shifted"])
