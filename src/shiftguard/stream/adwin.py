@@ -130,8 +130,9 @@ class ADWIN(StreamDetector):
     Hoeffding form of the bound; the Bernstein form used here is the paper's practical
     variant and is approximate). Over a stream the tests accumulate, so P(any alarm
     within n values) <= roughly ``delta * n / clock``. Measured on standard-normal null
-    streams with the defaults: P(any alarm within 10,000 values) = 0.002 (4,000
-    streams), checked with fresh seeds in ``tests/validity/test_stream_classical.py``.
+    streams with the defaults: P(any alarm within 10,000 values) = 0.0043 (4,000
+    streams; ``bench/stream/null_rates.py``), checked with fresh seeds in
+    ``tests/validity/test_stream_classical.py``.
 
     After an alarm the detector restarts from the next value, as river's does.
 

@@ -61,8 +61,9 @@ class DDM(StreamDetector):
     Guarantee: none in finite samples. The rule is a three-sigma rule under a normal
     approximation of the binomial, applied at every step to a data-chosen minimum, so
     its per-step level is not 0.13%. Measured on Bernoulli(0.1) null streams with the
-    defaults: P(any alarm within 10,000 values) = 0.011 (4,000 streams); checked with
-    fresh seeds in ``tests/validity/test_stream_classical.py``. Only increases of the
+    defaults: P(any alarm within 10,000 values) = 0.45 (4,000 streams;
+    ``bench/stream/null_rates.py``); checked with fresh seeds in
+    ``tests/validity/test_stream_classical.py``. Only increases of the
     error rate are detected. Values must be exactly 0 or 1.
 
     After an alarm the detector restarts from the next value; ``warning_detected`` is

@@ -70,8 +70,9 @@ class EDDM(StreamDetector):
     -----
     Guarantee: none; the levels are heuristic ratios, not significance levels. Measured
     on Bernoulli(0.1) null streams with the defaults: P(any alarm within 10,000 values)
-    = 0.93 (4,000 streams) -- EDDM alarms often on stationary streams, which the
-    validity test checks with fresh seeds. Only increases of the error rate (shorter
+    = 0.97 (4,000 streams; ``bench/stream/null_rates.py``): EDDM alarms often on
+    stationary streams, which ``tests/validity/test_stream_classical.py`` checks with
+    fresh seeds. Only increases of the error rate (shorter
     gaps) are detected. Values must be exactly 0 or 1.
 
     After an alarm the detector restarts from the next value.

@@ -93,7 +93,8 @@ class HDDMA(StreamDetector):
     in advance) has false-alarm probability at most ``drift_confidence`` by Hoeffding's
     inequality; the cut point is chosen from the data and the test is repeated at every
     step, so there is no whole-stream bound. Measured on Bernoulli(0.1) null streams
-    with the defaults: P(any alarm within 10,000 values) = 0.010 (4,000 streams),
+    with the defaults: P(any alarm within 10,000 values) = 0.030 (4,000 streams,
+    ``bench/stream/null_rates.py``),
     checked with fresh seeds in ``tests/validity/test_stream_classical.py``. Values
     must lie in [0, 1].
 
@@ -246,7 +247,7 @@ class HDDMW(StreamDetector):
     advance) has false-alarm probability at most ``drift_confidence`` by McDiarmid's
     inequality; with a data-chosen cut point tested at every step there is no
     whole-stream bound. Measured on Bernoulli(0.1) null streams with the defaults:
-    P(any alarm within 10,000 values) = 0.013 (4,000 streams), checked with fresh seeds
+    P(any alarm within 10,000 values) = 0.0008 (4,000 streams), checked with fresh seeds
     in ``tests/validity/test_stream_classical.py``. Values must lie in [0, 1].
 
     After an alarm the detector restarts from the next value.

@@ -73,9 +73,11 @@ class PageHinkley(StreamDetector):
     ``forgetting_factor=1`` and a known mean it is Page's CUSUM with allowance ``delta``
     and threshold ``threshold`` (see :class:`~shiftguard.stream.CUSUM` and
     :func:`~shiftguard.stream.cusum_average_run_length`). Measured on standard-normal
-    null streams with the defaults: P(any alarm within 10,000 values) = 0.054
-    (simulation, 4,000 streams; ``tests/validity/test_stream_classical.py`` checks it
-    with fresh seeds). The alarm threshold is in data units, so scale matters.
+    null streams with the defaults: P(any alarm within 1,000 values) = 0.33 and the
+    mean run length between false alarms is 1,600 (s.e. 20) -- the default threshold
+    alarms often on unit-variance data (``bench/stream/null_rates.py``, 4,000 streams;
+    ``tests/validity/test_stream_classical.py`` checks both with fresh seeds). The
+    threshold is in data units, so scale matters.
 
     After an alarm the detector restarts from the next value.
 
