@@ -22,6 +22,28 @@ from shiftguard.conformal._scores import PredictionIntervals
 from shiftguard.errors import InputError, ParameterError
 
 
+def ordinal_loss_and_grad(
+    theta: np.ndarray, zb: np.ndarray, distance: np.ndarray, tau: float, l2: float
+) -> tuple[float, np.ndarray]:
+    """Mean R2CCP loss of a linear softmax and its gradient in the flattened weights.
+
+    ``zb`` is the design with a trailing column of ones, ``distance[i, k] = |y_i - c_k|^p``.
+    """
+    n, k = distance.shape
+    weights = theta.reshape(zb.shape[1], k)
+    logits = zb @ weights
+    logits -= logits.max(axis=1, keepdims=True)
+    log_q = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    q = np.exp(log_q)
+    per_bin = distance + tau * log_q  # d loss / d q_k, up to the constant tau
+    value = float((q * per_bin).sum() / n + l2 * (weights[:-1] ** 2).sum())
+    g = per_bin + tau
+    d_logits = q * (g - (q * g).sum(axis=1, keepdims=True)) / n
+    grad = zb.T @ d_logits
+    grad[:-1] += 2 * l2 * weights[:-1]
+    return value, grad.ravel()
+
+
 class OrdinalSoftmaxClassifier:
     """Linear softmax over output bins, trained with the ordinal-aware R2CCP loss.
 
@@ -71,26 +93,12 @@ class OrdinalSoftmaxClassifier:
         k = c.shape[0]
         zb = np.hstack([z, np.ones((n, 1))])
         tau, l2 = float(self.tau), float(self.l2)
-
-        def loss_and_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            weights = theta.reshape(d + 1, k)
-            logits = zb @ weights
-            logits -= logits.max(axis=1, keepdims=True)
-            log_q = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-            q = np.exp(log_q)
-            per_bin = distance + tau * log_q  # d loss / d q_k, up to the constant tau
-            value = float((q * per_bin).sum() / n + l2 * (weights[:-1] ** 2).sum())
-            g = per_bin + tau
-            d_logits = q * (g - (q * g).sum(axis=1, keepdims=True)) / n
-            grad = zb.T @ d_logits
-            grad[:-1] += 2 * l2 * weights[:-1]
-            return value, grad.ravel()
-
         result = minimize(
-            loss_and_grad,
+            ordinal_loss_and_grad,
             np.zeros((d + 1) * k),
             jac=True,
             method="L-BFGS-B",
+            args=(zb, distance, tau, l2),
             options={"maxiter": check_positive_int(self.max_iter, "max_iter")},
         )
         self.coef_ = result.x.reshape(d + 1, k)

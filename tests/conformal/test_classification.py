@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+from shiftguard.conformal import SplitConformalClassifier
+from shiftguard.conformal._scores import label_scores
+from shiftguard.errors import EstimatorError, InputError, NotFittedError, ParameterError
+
+PROBA = np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3]])
+
+
+def test_label_scores_by_hand():
+    np.testing.assert_allclose(label_scores(PROBA, "lac"), 1 - PROBA)
+    np.testing.assert_allclose(label_scores(PROBA, "aps"), [[0.5, 0.8, 1.0], [1.0, 0.6, 0.9]])
+    u = np.array([0.5, 0.0])
+    np.testing.assert_allclose(
+        label_scores(PROBA, "aps", u=u), [[0.25, 0.65, 0.9], [0.9, 0.0, 0.6]]
+    )
+    raps = label_scores(PROBA, "raps", k_reg=1, lambda_reg=0.1)
+    np.testing.assert_allclose(raps, [[0.5, 0.9, 1.2], [1.2, 0.6, 1.0]])
+    np.testing.assert_array_equal(label_scores(PROBA, "top_k"), [[1, 2, 3], [3, 1, 2]])
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    idx = np.random.default_rng(0).permutation(len(y))
+    return X[idx], y[idx]
+
+
+@pytest.mark.parametrize("method", ["lac", "aps", "raps", "top_k"])
+def test_sets_contain_labels_whose_score_is_below_threshold(iris, method):
+    X, y = iris
+    cp = SplitConformalClassifier(LogisticRegression(max_iter=1000), alpha=0.2, method=method)
+    cp.fit(X[:50], y[:50]).calibrate(X[50:100], y[50:100])
+    sets = cp.predict_set(X[100:])
+    assert sets.shape == (50, 3) and sets.dtype == bool
+    scores = label_scores(cp.estimator_.predict_proba(X[100:]), method)
+    np.testing.assert_array_equal(sets, scores <= cp.threshold_)
+
+
+def test_top_k_sets_have_the_calibrated_size(iris):
+    X, y = iris
+    cp = SplitConformalClassifier(LogisticRegression(max_iter=1000), alpha=0.05, method="top_k")
+    cp.fit(X[:50], y[:50]).calibrate(X[50:100], y[50:100])
+    assert np.all(cp.predict_set(X[100:]).sum(axis=1) == int(cp.threshold_))
+
+
+def test_string_labels_and_mondrian_thresholds(iris):
+    X, y = iris
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    cp = SplitConformalClassifier(
+        LogisticRegression(max_iter=1000), alpha=0.2, class_conditional=True
+    ).fit(X[:50], names[:50])
+    cp.calibrate(X[50:], names[50:])
+    assert cp.threshold_.shape == (3,)
+    assert list(cp.classes_) == ["setosa", "versicolor", "virginica"]
+
+
+def test_randomised_scores_are_reproducible_with_a_seed(iris):
+    X, y = iris
+    model = LogisticRegression(max_iter=1000).fit(X[:50], y[:50])
+    sets = [
+        SplitConformalClassifier(model, method="aps", randomized=True, prefit=True, seed=3)
+        .calibrate(X[50:100], y[50:100])
+        .predict_set(X[100:])
+        for _ in range(2)
+    ]
+    np.testing.assert_array_equal(*sets)
+
+
+def test_errors(iris):
+    X, y = iris
+    model = LogisticRegression(max_iter=1000).fit(X[:50], y[:50])
+    with pytest.raises(NotFittedError):
+        SplitConformalClassifier(LogisticRegression()).calibrate(X, y)
+    with pytest.raises(EstimatorError, match="predict_proba"):
+        SplitConformalClassifier(LinearRegression().fit(X, y), prefit=True).calibrate(X, y)
+    with pytest.raises(InputError, match="lengths differ"):
+        SplitConformalClassifier(model, prefit=True).calibrate(X[:10], y[:9])
+    with pytest.raises(InputError, match="at least 19"):
+        SplitConformalClassifier(model, alpha=0.05, prefit=True).calibrate(X[:10], y[:10])
+    with pytest.raises(InputError, match="per class"):
+        SplitConformalClassifier(model, class_conditional=True, prefit=True).calibrate(
+            X[:30], y[:30]
+        )
+    with pytest.raises(InputError, match="not among"):
+        SplitConformalClassifier(model, prefit=True).calibrate(X[:20], y[:20] + 5)
+    with pytest.raises(ParameterError, match="method"):
+        SplitConformalClassifier(model, method="nope", prefit=True).calibrate(X, y)
+    with pytest.raises(ParameterError, match="alpha"):
+        SplitConformalClassifier(model, alpha=1.2, prefit=True).calibrate(X, y)
+    with pytest.raises(NotFittedError):
+        SplitConformalClassifier(model, prefit=True).predict_set(X)
