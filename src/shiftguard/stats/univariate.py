@@ -192,9 +192,10 @@ def ks_test_many(
     -----
     The statistic is one O(n + m) merge of the two sorted columns (numba, columns in
     parallel); the asymptotic p-values are vectorised across columns and the exact ones
-    run per column in compiled code. With ``method="exact"`` a column whose exact law
-    cannot be evaluated falls back to the asymptotic one with a ``RuntimeWarning``, as
-    SciPy does.
+    run per column in compiled code. A column whose exact law cannot be evaluated in
+    float64 (one-sided, unequal sizes, more than ~1,000 values in total) falls back to the
+    asymptotic law, as SciPy does; with ``method="exact"`` a ``RuntimeWarning`` says so,
+    with ``"auto"`` the fallback is silent (SciPy warns in both cases).
 
     Examples
     --------
