@@ -1,0 +1,299 @@
+"""Checks every streaming detector passes (river-style shared suite), plus per-detector facts."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import json
+import math
+
+import numpy as np
+import pytest
+
+from shiftguard.errors import InputError, ParameterError, StateError
+from shiftguard.stream import (
+    ADWIN,
+    CUSUM,
+    DDM,
+    EDDM,
+    HDDMA,
+    HDDMW,
+    KSWIN,
+    BernoulliSPRT,
+    BettingConfidenceSequence,
+    GaussianSPRT,
+    MixtureSPRT,
+    PageHinkley,
+    SequentialTwoSampleTest,
+    cusum_average_run_length,
+    detector_from_dict,
+)
+
+
+def _numeric_stream(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.normal(m, 1.0, 600) for m in (0.0, 1.5, 0.0, -1.5, 0.0)])
+
+
+def _error_stream(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.random(800) < p for p in (0.1, 0.4, 0.1, 0.5)]).astype(float)
+
+
+def _unit_stream(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.beta(a, 2.0, 800) for a in (1.0, 12.0, 1.0)])
+
+
+# name -> (factory, stream maker, support)
+CASES = {
+    "ADWIN": (ADWIN, _numeric_stream, "real"),
+    "PageHinkley": (lambda: PageHinkley(threshold=20.0), _numeric_stream, "real"),
+    "CUSUM-known": (lambda: CUSUM(target_mean=0.0, std=1.0), _numeric_stream, "real"),
+    "CUSUM-estimated": (CUSUM, _numeric_stream, "real"),
+    "KSWIN": (lambda: KSWIN(seed=3), _numeric_stream, "real"),
+    "GaussianSPRT": (lambda: GaussianSPRT(0.0, 1.0), _numeric_stream, "real"),
+    "MixtureSPRT": (MixtureSPRT, _numeric_stream, "real"),
+    "TwoSample": (
+        lambda: SequentialTwoSampleTest(np.random.default_rng(9).normal(size=300), seed=4),
+        _numeric_stream,
+        "real",
+    ),
+    "DDM": (DDM, _error_stream, "binary"),
+    "EDDM": (EDDM, _error_stream, "binary"),
+    "BernoulliSPRT": (lambda: BernoulliSPRT(0.1, 0.3), _error_stream, "binary"),
+    "HDDMA": (lambda: HDDMA(two_sided=True), _unit_stream, "unit"),
+    "HDDMW": (lambda: HDDMW(two_sided=True), _unit_stream, "unit"),
+    "BettingCS": (
+        lambda: BettingConfidenceSequence(null_mean=0.5, grid_size=200), _unit_stream, "unit"
+    ),
+}
+NAMES = list(CASES)
+
+
+def _one_by_one(detector, xs) -> list[int]:
+    return [i for i, x in enumerate(xs) if detector.update(x).drift_detected]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_update_many_gives_the_alarms_of_one_by_one_updates(name):
+    factory, make, _ = CASES[name]
+    xs = make()
+    batched = factory().update_many(xs)
+    assert batched.dtype == np.int64
+    assert batched.size > 0, "the test stream must make the detector alarm"
+    assert batched.tolist() == _one_by_one(factory(), xs)
+    # uneven batches give the same alarms, with positions relative to each batch
+    detector, found, start = factory(), [], 0
+    for size in np.random.default_rng(1).integers(0, 400, 40):
+        chunk = xs[start : start + size]
+        found += (detector.update_many(chunk) + start).tolist()
+        start += size
+    found += (detector.update_many(xs[start:]) + start).tolist()
+    assert found == batched.tolist()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_drift_detected_reflects_the_last_value(name):
+    factory, make, _ = CASES[name]
+    xs = make()
+    alarms = factory().update_many(xs)
+    detector = factory()
+    detector.update_many(xs[: alarms[0] + 1])
+    assert detector.drift_detected
+    detector.update(xs[alarms[0] + 1])
+    assert detector.drift_detected == (alarms.size > 1 and alarms[1] == alarms[0] + 1)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_survives_a_json_round_trip_mid_stream(name):
+    factory, make, _ = CASES[name]
+    xs = make()
+    straight = factory()
+    expected = straight.update_many(xs)
+    half = xs.size // 2
+    first = factory()
+    before = first.update_many(xs[:half]).tolist()
+    saved = json.dumps(first.to_dict(), allow_nan=False)
+    restored = detector_from_dict(json.loads(saved))
+    assert type(restored) is type(first)
+    assert restored.n_seen == half and restored.drift_detected == first.drift_detected
+    after = (restored.update_many(xs[half:]) + half).tolist()
+    assert before + after == expected.tolist()
+    assert restored.to_dict() == straight.to_dict()
+    # the class method restores as well
+    assert type(first).from_dict(json.loads(saved)).to_dict() == json.loads(saved)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reset_returns_to_the_fresh_state(name):
+    factory, make, _ = CASES[name]
+    xs = make()
+    detector = factory()
+    fresh = detector.to_dict()
+    expected = detector.update_many(xs)
+    detector.reset()
+    assert detector.to_dict() == fresh
+    assert not detector.drift_detected and detector.n_seen == 0
+    assert detector.update_many(xs).tolist() == expected.tolist()
+
+
+BAD_VALUES = [math.nan, math.inf, -math.inf, "a", None]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_input_raises_and_leaves_the_state_alone(name):
+    factory, make, support = CASES[name]
+    xs = make()
+    detector = factory()
+    detector.update_many(xs[:100])
+    state = detector.to_dict()
+    out_of_support = {"real": [], "unit": [-0.1, 1.5], "binary": [0.5, 2.0, -1.0]}[support]
+    for bad in BAD_VALUES + out_of_support:
+        with pytest.raises(InputError):
+            detector.update(bad)
+        batch = np.array(xs[:10], dtype=object)
+        batch[5] = bad
+        with pytest.raises(InputError, match="xs"):
+            detector.update_many(batch)
+    with pytest.raises(InputError, match="update_many"):
+        detector.update(xs[:2])
+    with pytest.raises(InputError, match="1-D"):
+        detector.update_many(np.ones((3, 2)) * xs[0])
+    assert detector.to_dict() == state, "a rejected batch must not be partly consumed"
+    assert detector.update_many([]).size == 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_foreign_or_damaged_state_is_refused(name):
+    factory, make, _ = CASES[name]
+    detector = factory()
+    detector.update_many(make()[:50])
+    state = json.loads(json.dumps(detector.to_dict()))
+    other = "DDM" if state["detector"] != "DDM" else "ADWIN"
+    with pytest.raises(StateError):
+        type(detector).from_dict({**state, "detector": other})
+    with pytest.raises(StateError):
+        detector_from_dict({**state, "detector": "NoSuchDetector"})
+    with pytest.raises(StateError):
+        detector_from_dict({**state, "version": 99})
+    key = next(iter(state["state"]))
+    with pytest.raises(StateError):
+        detector_from_dict({**state, "state": {**state["state"], key: [[1.0, 2.0]]}})
+    missing = dict(state["state"])
+    missing.pop(key)
+    with pytest.raises(StateError):
+        detector_from_dict({**state, "state": missing})
+
+
+MODULES = ["adwin", "anytime", "cusum", "ddm", "eddm", "hddm", "kswin", "page_hinkley", "sprt"]
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_docstring_examples_run(module):
+    mod = importlib.import_module(f"shiftguard.stream.{module}")
+    result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ADWIN(delta=0.0),
+        lambda: ADWIN(clock=0),
+        lambda: PageHinkley(mode="sideways"),
+        lambda: PageHinkley(forgetting_factor=1.5),
+        lambda: CUSUM(target_mean=0.0),
+        lambda: CUSUM(0.0, std=-1.0),
+        lambda: DDM(warning_threshold=3.0, drift_threshold=2.0),
+        lambda: EDDM(alpha=0.8, beta=0.9),
+        lambda: HDDMA(drift_confidence=0.01, warning_confidence=0.001),
+        lambda: HDDMW(lambda_=1.5),
+        lambda: KSWIN(window_size=50, stat_size=30),
+        lambda: GaussianSPRT(1.0, 1.0),
+        lambda: BernoulliSPRT(0.1, 1.2),
+        lambda: GaussianSPRT(0.0, 1.0, alpha=0.6, beta=0.5),
+        lambda: MixtureSPRT(alpha=1.0),
+        lambda: BettingConfidenceSequence(null_mean=1.0),
+    ],
+)
+def test_bad_parameters_raise(make):
+    with pytest.raises(ParameterError):
+        make()
+
+
+def test_two_sample_reference_is_validated():
+    with pytest.raises(InputError, match="reference"):
+        SequentialTwoSampleTest([1.0, math.nan])
+    with pytest.raises(InputError, match="reference"):
+        SequentialTwoSampleTest([])
+
+
+def test_kswin_pvalues_equal_scipy_exact_ks():
+    from scipy.stats import ks_2samp
+
+    from shiftguard.stream.kswin import ks_pvalue_equal_sizes, ks_statistic_equal_sizes
+
+    rng = np.random.default_rng(5)
+    for n in (5, 30, 60):
+        for shift in (0.0, 0.5, 1.0, 2.0):
+            a, b = rng.normal(size=n), rng.normal(shift, 1.0, n)
+            reference = ks_2samp(a, b, method="exact")
+            gap = ks_statistic_equal_sizes(a, b)
+            assert gap / n == pytest.approx(reference.statistic, rel=1e-12)
+            assert ks_pvalue_equal_sizes(n, gap) == pytest.approx(reference.pvalue, rel=1e-9)
+
+
+def test_kswin_reports_the_last_pvalue():
+    detector = KSWIN(seed=0)
+    detector.update_many(np.random.default_rng(0).normal(size=150))
+    assert 0.0 < detector.p_value <= 1.0
+
+
+def test_adwin_window_statistics():
+    detector = ADWIN()
+    detector.update_many(np.tile([0.0, 1.0], 500))
+    assert detector.width == 1000
+    assert detector.estimation == pytest.approx(0.5)
+
+
+def test_cusum_average_run_length_matches_published_values():
+    # Montgomery (2009), Table 9.3 (two-sided chart, k = 0.5): ARL0 = 168 (h=4), 465 (h=5);
+    # delay to a one-sd shift from the one-sided chart = 8.38 (h=4), 10.4 (h=5).
+    assert cusum_average_run_length(0.5, 4.0) == pytest.approx(168, rel=0.01)
+    assert cusum_average_run_length(0.5, 5.0) == pytest.approx(465, rel=0.01)
+    assert cusum_average_run_length(0.5, 4.0, 1.0, two_sided=False) == pytest.approx(8.38, rel=0.01)
+    assert cusum_average_run_length(0.5, 5.0, 1.0, two_sided=False) == pytest.approx(10.4, rel=0.01)
+
+
+def test_mixture_sprt_matches_its_closed_form():
+    xs = np.random.default_rng(2).normal(0.1, 2.0, 200)
+    test = MixtureSPRT(mean0=0.0, std=2.0, alpha=0.1, mixture_std=1.0)
+    test.update_many(xs)
+    t, sums = np.arange(1, 201), np.cumsum(xs)
+    log_e = 0.5 * np.log(4.0 / (4.0 + t)) + sums**2 / (2.0 * 4.0 * (4.0 + t))
+    assert test.e_value == pytest.approx(np.exp(log_e[-1]), rel=1e-9)
+    assert test.pvalue == pytest.approx(min(1.0, np.exp(-log_e.max())), rel=1e-9)
+    # the confidence sequence's edges are the means whose e-value is exactly 1/alpha
+    for edge in test.confidence_interval():
+        centred = sums[-1] - 200 * edge
+        log_e_edge = 0.5 * np.log(4.0 / 204.0) + centred**2 / (2.0 * 4.0 * 204.0)
+        assert np.exp(log_e_edge) == pytest.approx(10.0, rel=1e-9)
+
+
+def test_betting_interval_shrinks_around_the_mean():
+    cs = BettingConfidenceSequence(grid_size=500)
+    lower0, upper0 = cs.interval
+    cs.update_many(np.random.default_rng(3).beta(2.0, 3.0, 3000))
+    lower, upper = cs.interval
+    assert (lower0, upper0) == (0.0, 1.0)
+    assert lower < 0.4 < upper
+    assert upper - lower < 0.08
+
+
+def test_sprt_counts_accepted_cycles():
+    sprt = GaussianSPRT(0.0, 1.0, alpha=0.01, beta=0.01)
+    sprt.update_many(np.random.default_rng(4).normal(0.0, 1.0, 2000))
+    assert sprt.n_accepted > 100  # each null cycle lasts ~ 9 values on average
+    assert abs(sprt.log_likelihood_ratio) < math.log(99.0)
