@@ -123,35 +123,41 @@ def expit(t: np.ndarray) -> np.ndarray:
 
 
 def logistic_solve(
-    X: np.ndarray,
+    design_t: np.ndarray,
     weights: np.ndarray,
     linear: np.ndarray,
     *,
     start: np.ndarray | None = None,
-    tol: float = 1e-9,
+    tol: float = 1e-6,
     max_iter: int = 100,
 ) -> np.ndarray:
     """Minimise ``sum_i weights_i * log(1 + exp(x_i b)) - linear @ b`` by damped Newton steps.
+
+    ``design_t`` is the design matrix *transposed*, ``(d, n)`` and C-contiguous (each
+    covariate's values contiguous): the row-weighted products below are then several
+    times faster than on the ``(n, d)`` layout.
 
     This one convex problem covers every logistic M-estimator here: ordinary logistic
     regression (``weights = 1``, ``linear = X.T @ y``), the rectified PPI loss and the
     DSL moment with pseudo-outcomes outside ``[0, 1]``. ``weights`` must be non-negative.
     The stationarity condition is ``X.T @ (weights * expit(X b)) = linear``. Iteration
-    stops once a Newton step is below ``tol`` (relative), after taking that step, so
-    the returned point solves the condition to about machine precision.
+    stops once a Newton step is below ``tol`` (relative) and takes that step: by
+    quadratic convergence the remaining error is of order ``tol**2``.
     """
-    beta = np.zeros(X.shape[1]) if start is None else np.array(start, dtype=np.float64)
-    eta = X @ beta
+    beta = np.zeros(design_t.shape[0]) if start is None else np.array(start, dtype=np.float64)
+    eta = beta @ design_t
     decay = np.exp(-np.abs(eta))
     current: float | None = None
     for _ in range(max_iter):
-        p = np.where(eta >= 0.0, 1.0, decay) / (1.0 + decay)
-        grad = X.T @ (weights * p) - linear
-        hess = (X * (weights * p * (1.0 - p))[:, None]).T @ X
+        inv = 1.0 / (1.0 + decay)
+        p = np.where(eta >= 0.0, inv, decay * inv)
+        grad = design_t @ (weights * p) - linear
+        # p (1 - p) = decay / (1 + decay)^2 whatever the sign of eta.
+        hess = (design_t * (weights * decay * inv * inv)) @ design_t.T
         step = solve_symmetric(hess, grad, "X")
         if float(np.max(np.abs(step))) <= tol * (1.0 + float(np.max(np.abs(beta)))):
             return beta - step
-        eta_change = X @ step
+        eta_change = step @ design_t
         if float(np.max(np.abs(eta_change))) <= _SAFE_ETA_CHANGE:
             # The log of the logistic curvature p(1 - p) has slope in (-1, 1), so along a
             # step moving every linear predictor by at most 1/2 the curvature stays within

@@ -333,7 +333,7 @@ def dsl(
         hessian = design.T @ design / n
     else:
         with single_threaded_blas():
-            coef = logistic_solve(design, np.ones(n), design.T @ pseudo)
+            coef = logistic_solve(np.ascontiguousarray(design.T), np.ones(n), design.T @ pseudo)
         fitted = expit(design @ coef)
         scores = design * (pseudo - fitted)[:, None]
         hessian = (design * (fitted * (1.0 - fitted))[:, None]).T @ design / n

@@ -153,11 +153,17 @@ class _RegressionData:
 
     @functools.cached_property
     def gram_unl(self) -> np.ndarray:
-        return self.Xu.T @ self.Xu
+        return self.unlabeled_t @ self.unlabeled_t.T
 
     @functools.cached_property
-    def stacked(self) -> np.ndarray:
-        return np.concatenate([self.Xu, self.X])
+    def unlabeled_t(self) -> np.ndarray:
+        """``X_unlabeled`` transposed and contiguous: row-weighted products over the many
+        unlabelled rows are several times faster in this layout."""
+        return np.ascontiguousarray(self.Xu.T)
+
+    @functools.cached_property
+    def stacked_t(self) -> np.ndarray:
+        return np.concatenate([self.unlabeled_t, self.X.T], axis=1)
 
     @functools.cached_property
     def prediction_fit(self) -> np.ndarray:
@@ -191,16 +197,16 @@ class _RegressionData:
                 grads, grads_hat, np.zeros(d), np.zeros((d, d)), N,
                 invert_symmetric(hessian / n, "X"),
             )
+        Xu_t = self.unlabeled_t
         if self.kind == "ols":
-            fitted_u = Xu @ pred_theta
+            fitted_u = pred_theta @ Xu_t
             hessian = hessian + self.gram_unl
         else:
-            fitted_u = expit(Xu @ pred_theta)
-            hessian = hessian + (Xu * (fitted_u * (1.0 - fitted_u))[:, None]).T @ Xu
+            fitted_u = expit(pred_theta @ Xu_t)
+            hessian = hessian + (Xu_t * (fitted_u * (1.0 - fitted_u))) @ Xu_t.T
         resid_u = fitted_u - self.yhu
-        unl = Xu * resid_u[:, None]
         return _Scores(
-            grads, grads_hat, Xu.T @ resid_u, unl.T @ unl, N,
+            grads, grads_hat, Xu_t @ resid_u, (Xu_t * (resid_u * resid_u)) @ Xu_t.T, N,
             invert_symmetric(hessian / (N + n), "X"),
         )
 
@@ -218,10 +224,10 @@ class _RegressionData:
             )
         if start is None:
             # The classical fit on the few labelled rows is a cheap, close starting point.
-            start = logistic_solve(X, np.ones(n), X.T @ self.y)
+            start = logistic_solve(np.ascontiguousarray(X.T), np.ones(n), X.T @ self.y)
         weights = np.concatenate([np.full(N, lam / N), np.full(n, (1.0 - lam) / n)])
         linear = lam / N * (Xu.T @ self.yhu) + (X.T @ (self.y - lam * self.yhat)) / n
-        return logistic_solve(self.stacked, weights, linear, start=start)
+        return logistic_solve(self.stacked_t, weights, linear, start=start)
 
 
 def _ppi_glm(
