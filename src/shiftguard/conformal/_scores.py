@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Iterator
 
 import numpy as np
+from numba import njit
 
 from shiftguard._result import ResultMixin
 
@@ -41,22 +42,35 @@ def label_scores(
     """
     if method == "lac":
         return 1.0 - proba
+    u_row = np.ones(proba.shape[0]) if u is None else u
+    kind = {"aps": 0, "raps": 1, "top_k": 2}[method]
+    return _ranked_scores(proba, u_row, kind, int(k_reg), float(lambda_reg))
+
+
+@njit(cache=True)
+def _ranked_scores(
+    proba: np.ndarray, u: np.ndarray, kind: int, k_reg: int, lambda_reg: float
+) -> np.ndarray:
+    """APS (kind 0), RAPS (1) and top-k (2) scores, one row at a time.
+
+    Labels are ranked by decreasing probability, ties by column order (a stable sort).
+    """
     n, n_classes = proba.shape
-    order = np.argsort(-proba, axis=1, kind="stable")
-    rows = np.arange(n)[:, None]
-    rank = np.empty_like(order)
-    rank[rows, order] = np.arange(1, n_classes + 1)
-    if method == "top_k":
-        return rank.astype(np.float64)
-    sorted_p = proba[rows, order]
-    mass_above_sorted = np.cumsum(sorted_p, axis=1) - sorted_p
-    mass_above = np.empty_like(proba)
-    mass_above[rows, order] = mass_above_sorted
-    u_col = np.ones((n, 1)) if u is None else u[:, None]
-    scores = mass_above + u_col * proba
-    if method == "raps":
-        scores = scores + lambda_reg * np.maximum(0, rank - k_reg)
-    return scores
+    out = np.empty((n, n_classes))
+    for i in range(n):
+        order = np.argsort(-proba[i], kind="mergesort")
+        mass_above = 0.0
+        for rank0 in range(n_classes):
+            k = order[rank0]
+            if kind == 2:
+                out[i, k] = rank0 + 1.0
+                continue
+            score = mass_above + u[i] * proba[i, k]
+            if kind == 1 and rank0 + 1 > k_reg:
+                score += lambda_reg * (rank0 + 1 - k_reg)
+            out[i, k] = score
+            mass_above += proba[i, k]
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
