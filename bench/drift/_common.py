@@ -35,6 +35,7 @@ MMD_D = 32
 MMD_PERMUTATIONS = 1_000
 ALPHA = 0.05
 TIME_REPEATS = 5
+WARMUP_ROWS = 1_000
 
 
 def column_names(n_columns: int = N_COLUMNS) -> list[str]:
@@ -71,10 +72,17 @@ def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def measure_peak_rise(func: Callable[[], Any]) -> dict[str, int]:
-    """Peak RSS during ``func`` above the peak before it (run in a fresh process)."""
+def measure_peak_rise(run: Callable[[Any, Any], Any], reference: Any,
+                      current: Any) -> dict[str, int]:
+    """Peak RSS of ``run(reference, current)`` above the peak before it (fresh process).
+
+    ``run`` first goes once on the first ``WARMUP_ROWS`` rows, so that lazy imports and
+    compiled-code caches are loaded before the measured call and are not counted as the
+    memory the comparison needs.
+    """
+    run(reference[:WARMUP_ROWS], current[:WARMUP_ROWS])
     before = peak_rss_bytes()
-    func()
+    run(reference, current)
     after = peak_rss_bytes()
     return {"peak_rss_before_bytes": before, "peak_rss_after_bytes": after,
             "peak_rss_rise_bytes": max(0, after - before)}

@@ -51,7 +51,7 @@ def main() -> None:
     ref = frames["reference"]
     if task == "memory":
         emit({"library": "evidently", "memory": measure_peak_rise(
-            lambda: run_report(ref, frames["shifted"], None))})
+            lambda r, c: run_report(r, c, None), ref, frames["shifted"])})
         return
     emit({
         "library": "evidently", "version": version("evidently"),

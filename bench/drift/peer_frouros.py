@@ -37,7 +37,7 @@ def main() -> None:
     data = load_table_data(data_dir)
     if task == "memory":
         emit({"library": "frouros", "memory": measure_peak_rise(
-            lambda: compare(fit(data["reference"]), data["shifted"]))})
+            lambda r, c: compare(fit(r), c), data["reference"], data["shifted"])})
         return
     detectors = fit(data["reference"])
     emit({

@@ -45,8 +45,8 @@ def main() -> None:
     n_rows = len(ref)
     if task == "memory":
         emit({"library": "nannyml", "memory": measure_peak_rise(
-            lambda: calculator(names, n_rows, "kolmogorov_smirnov").fit(ref)
-            .calculate(frames["shifted"]))})
+            lambda r, c: calculator(names, len(r), "kolmogorov_smirnov").fit(r).calculate(c),
+            ref, frames["shifted"])})
         return
     one_chunk_ks = calculator(names, n_rows, "kolmogorov_smirnov").fit(ref)
     one_chunk_default = calculator(names, n_rows, None).fit(ref)
