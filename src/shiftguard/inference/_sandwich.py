@@ -119,7 +119,9 @@ def least_squares(X: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def expit(t: np.ndarray) -> np.ndarray:
     """Logistic function, computed without overflow for large ``|t|``."""
-    return np.exp(-np.logaddexp(0.0, -t))
+    decay = np.exp(-np.abs(t))
+    inv = 1.0 / (1.0 + decay)
+    return np.where(t >= 0.0, inv, decay * inv)
 
 
 def logistic_solve(
