@@ -190,19 +190,26 @@ def smirnov_sf_many(n: np.ndarray, d: np.ndarray) -> np.ndarray:
 
 
 @nb.njit(cache=True, parallel=True)
-def rank_sums(
+def rank_statistics(
     ref: np.ndarray, ref_n: np.ndarray, cur: np.ndarray, cur_n: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sum of the reference's midranks in the pooled sample, and the tie term, per column.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Midrank statistics of every column, from one merge per column.
 
-    Same layout as :func:`ks_extremes`. One merge per column: a block of ``t`` equal
-    values (``a`` of them from the reference) starting after ``pos`` pooled values has
-    midrank ``pos + (t + 1) / 2``; the tie term is ``sum (t^3 - t)`` over blocks. Midranks
-    are half-integers, so the rank sum is exact in float64 (below 2^52).
+    Same layout as :func:`ks_extremes`. A block of ``t`` equal pooled values starting
+    after ``pos`` values has midrank ``r = pos + (t + 1) / 2``. Returns, per column:
+
+    - the sum of the reference's midranks (Mann-Whitney);
+    - the tie term ``sum (t^3 - t)`` over blocks;
+    - Anderson's ``U = n sum_i (r_i - i)^2 + m sum_j (s_j - j)^2`` (Cramer-von Mises),
+      ``r_i`` (``s_j``) the midrank of the i-th smallest reference (current) value.
+
+    Midranks are half-integers, so the sums are exact in float64 (below 2^51) whatever
+    the order of the additions.
     """
     d = ref.shape[1]
-    sums = np.zeros(d)
-    ties = np.zeros(d)
+    rank_sum = np.zeros(d)
+    tie_term = np.zeros(d)
+    cvm_u = np.zeros(d)
     for col in nb.prange(d):
         a = ref[:, col]
         b = cur[:, col]
@@ -210,49 +217,10 @@ def rank_sums(
         n2 = cur_n[col]
         i = 0
         j = 0
-        total = 0.0
-        tie = 0.0
-        while i < n1 or j < n2:
-            if j >= n2 or (i < n1 and a[i] <= b[j]):
-                v = a[i]
-            else:
-                v = b[j]
-            start = i + j
-            from_ref = 0
-            while i < n1 and a[i] == v:
-                i += 1
-                from_ref += 1
-            while j < n2 and b[j] == v:
-                j += 1
-            t = float(i + j - start)
-            total += from_ref * (start + (t + 1.0) / 2.0)
-            tie += t * t * t - t
-        sums[col] = total
-        ties[col] = tie
-    return sums, ties
-
-
-@nb.njit(cache=True, parallel=True)
-def cvm_rank_deviations(
-    ref: np.ndarray, ref_n: np.ndarray, cur: np.ndarray, cur_n: np.ndarray
-) -> np.ndarray:
-    """Anderson's ``U = n sum_i (r_i - i)^2 + m sum_j (s_j - j)^2`` for every column.
-
-    ``r_i`` (``s_j``) is the pooled midrank of the i-th smallest reference (current) value.
-    Same layout as :func:`ks_extremes`. Midranks are half-integers, so each sum is exact
-    in float64 (below 2^51) whatever the order of the additions.
-    """
-    d = ref.shape[1]
-    out = np.zeros(d)
-    for col in nb.prange(d):
-        a = ref[:, col]
-        b = cur[:, col]
-        n1 = ref_n[col]
-        n2 = cur_n[col]
-        i = 0
-        j = 0
-        sum_ref = 0.0
-        sum_cur = 0.0
+        ranks = 0.0
+        ties = 0.0
+        dev_ref = 0.0
+        dev_cur = 0.0
         while i < n1 or j < n2:
             if j >= n2 or (i < n1 and a[i] <= b[j]):
                 v = a[i]
@@ -264,10 +232,15 @@ def cvm_rank_deviations(
                 i += 1
             while j < n2 and b[j] == v:
                 j += 1
-            midrank = i0 + j0 + (i - i0 + j - j0 + 1) / 2.0
+            t = float(i - i0 + j - j0)
+            midrank = i0 + j0 + (t + 1.0) / 2.0
+            ranks += (i - i0) * midrank
+            ties += t * t * t - t
             for k in range(i0 + 1, i + 1):
-                sum_ref += (midrank - k) ** 2
+                dev_ref += (midrank - k) ** 2
             for k in range(j0 + 1, j + 1):
-                sum_cur += (midrank - k) ** 2
-        out[col] = n1 * sum_ref + n2 * sum_cur
-    return out
+                dev_cur += (midrank - k) ** 2
+        rank_sum[col] = ranks
+        tie_term[col] = ties
+        cvm_u[col] = n1 * dev_ref + n2 * dev_cur
+    return rank_sum, tie_term, cvm_u

@@ -534,9 +534,9 @@ def cvm_test_many(
         if small.size:
             raise InputError(f"column {int(small[0])} has fewer than 2 non-missing values",
                              name)
-    u = _kernels.cvm_rank_deviations(
+    u = _kernels.rank_statistics(
         reference.values, reference.n_valid, current.values, current.n_valid
-    )
+    )[2]
     nx = reference.n_valid.astype(np.float64)
     ny = current.n_valid.astype(np.float64)
     k, n = nx * ny, nx + ny
@@ -752,7 +752,7 @@ def mannwhitney_test_many(
     check_choice(alternative, "alternative", _ALTERNATIVES)
     check_choice(method, "method", ("auto", "asymptotic", "exact"))
     reference, current = _paired_columns(reference, current)
-    rank_sum, tie_term = _kernels.rank_sums(
+    rank_sum, tie_term, _ = _kernels.rank_statistics(
         reference.values, reference.n_valid, current.values, current.n_valid
     )
     n1 = reference.n_valid.astype(np.float64)
