@@ -423,10 +423,10 @@ def _pooled_squared_distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return gram
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True)
 def _gram_to_sq_dist(gram: np.ndarray, norms: np.ndarray) -> None:
     size = gram.shape[0]
-    for i in nb.prange(size):
+    for i in range(size):
         for j in range(size):
             v = norms[i] + norms[j] - 2.0 * gram[i, j]
             gram[i, j] = v if v > 0.0 else 0.0
@@ -451,22 +451,22 @@ def _median_heuristic(sq_dist: np.ndarray) -> float:
     return math.sqrt(0.5 * median)
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True)
 def _upper_triangle(matrix: np.ndarray) -> np.ndarray:
     size = matrix.shape[0]
     out = np.empty(size * (size - 1) // 2)
-    for i in nb.prange(size - 1):
+    for i in range(size - 1):
         start = i * size - i * (i + 1) // 2
         for j in range(i + 1, size):
             out[start + j - i - 1] = matrix[i, j]
     return out
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True)
 def _rbf_in_place(sq_dist: np.ndarray, gamma: float) -> np.ndarray:
     """``exp(-gamma * d2)`` in place, diagonal set to 0 (the unbiased MMD leaves it out)."""
     size = sq_dist.shape[0]
-    for i in nb.prange(size):
+    for i in range(size):
         for j in range(size):
             sq_dist[i, j] = np.exp(-gamma * sq_dist[i, j])
         sq_dist[i, i] = 0.0
@@ -510,12 +510,12 @@ def _centre_off_diagonal(kernel_zero_diag: np.ndarray, dtype: type = np.float32)
     return out
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True)
 def _subtract_shifts(matrix: np.ndarray, shift: np.ndarray, out: np.ndarray,
                      zero_diagonal: bool) -> None:
     """``out[i, j] = M[i, j] - shift[i] - shift[j]`` (diagonal 0 if asked), in one pass."""
     size = matrix.shape[0]
-    for i in nb.prange(size):
+    for i in range(size):
         for j in range(size):
             out[i, j] = matrix[i, j] - shift[i] - shift[j]
         if zero_diagonal:
