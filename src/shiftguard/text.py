@@ -10,6 +10,7 @@ rows scaled to unit length. The IDF weights and the SVD are fitted on the *poole
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,8 +35,8 @@ class TextDriftResult(TestResult):
     Attributes
     ----------
     n_components
-        Dimension of the embedding actually used (at most the requested one, and at most
-        the number of texts minus one).
+        Dimension of the embedding actually used (at most the requested one, the number of
+        texts minus one, and the number of distinct hashed n-grams minus one).
     """
 
     n_components: int = 0
@@ -57,8 +58,10 @@ def text_drift_test(
         Reference and current texts (at least 2 each; every item a ``str``).
     method
         ``"mmd"`` (default): :func:`shiftguard.stats.multivariate.mmd_test` on the
-        embeddings (RBF kernel, median-heuristic bandwidth). ``"depth"``: the TTE-depth
-        rank-sum test of Seegmiller & Preum (2023) with a permutation p-value (below).
+        embeddings (RBF kernel, median-heuristic bandwidth; ``sigma = 1`` when over half
+        of the pairs of texts embed identically, as with many repeated texts).
+        ``"depth"``: the TTE-depth rank-sum test of Seegmiller & Preum (2023) with a
+        permutation p-value (below).
     n_components
         Embedding dimension (truncated SVD components).
     n_permutations
@@ -120,7 +123,14 @@ def text_drift_test(
     embedding = _embed(ref + cur, n_components, rng)
     n = len(ref)
     if method == "mmd":
-        res = mmd_test(embedding[:n], embedding[n:], n_permutations=n_permutations, seed=rng)
+        try:
+            res = mmd_test(embedding[:n], embedding[n:], n_permutations=n_permutations,
+                           seed=rng)
+        except InputError:
+            # Over half of the pairs embed identically (repeated texts), so the median
+            # heuristic is 0; sigma = 1, the unit sphere's own scale, is as label-blind.
+            res = mmd_test(embedding[:n], embedding[n:], bandwidth=1.0,
+                           n_permutations=n_permutations, seed=rng)
         return TextDriftResult(
             method="text_mmd", statistic=res.statistic, pvalue=res.pvalue,
             n_permutations=n_permutations, n_components=embedding.shape[1],
@@ -169,11 +179,17 @@ def _embed(texts: list[str], n_components: int, rng: np.random.Generator) -> np.
     # randomised SVD's dense work from 2^18 rows to the observed vocabulary.
     counts = counts[:, np.unique(counts.indices)]
     tfidf = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
-    k = min(n_components, len(texts) - 1)
+    k = min(n_components, len(texts) - 1, counts.shape[1] - 1)
+    if k < 1:
+        raise InputError("the texts hold fewer than two distinct character n-grams; there "
+                         "is nothing to embed", "ref_texts, cur_texts")
     svd = TruncatedSVD(n_components=k, n_iter=7, random_state=int(rng.integers(2**31 - 1)))
     # The solver's dense blocks are (vocabulary x ~40): too thin for BLAS threads to pay
     # off; single-threaded it runs several times faster on a loaded machine.
-    with threadpool_limits(1, user_api="blas"):
+    with threadpool_limits(1, user_api="blas"), warnings.catch_warnings():
+        # With fewer distinct texts than components the unused explained-variance ratio
+        # divides 0 by 0; the embedding itself is fine.
+        warnings.simplefilter("ignore", RuntimeWarning)
         embedding = svd.fit_transform(tfidf)
     norms = np.linalg.norm(embedding, axis=1, keepdims=True)
     # A text sharing no n-gram with the SVD's subspace embeds at the origin; it stays there
