@@ -165,20 +165,27 @@ def test_linear_mmd_detects_shift_at_large_n(rng):
     assert linear_mmd_test(x, y).pvalue < 1e-4
 
 
+def _refit_two_folds(x: np.ndarray, y: np.ndarray, seed: int):
+    """Per fold: held-out LDA scores and labels (True = current), folds as drawn from seed."""
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    fold_rng = np.random.default_rng(seed)
+    fold_of = np.r_[fold_rng.permutation(len(x)) % 2, fold_rng.permutation(len(y)) % 2]
+    features, labels = np.vstack([x, y]), np.r_[np.zeros(len(x)), np.ones(len(y))]
+    for k in range(2):
+        test = fold_of == k
+        model = LinearDiscriminantAnalysis().fit(features[~test], labels[~test])
+        yield model.predict_proba(features[test])[:, 1], labels[test] == 1
+
+
 def test_classifier_fold_statistics_match_sklearn_and_scipy(rng):
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
     from sklearn.metrics import roc_auc_score
 
     x, y = rng.normal(size=(60, 2)), rng.normal(0.8, 1.0, size=(50, 2))
     res = classifier_test(x, y, estimator=LinearDiscriminantAnalysis(), n_folds=2, seed=1)
-    # Rebuild the folds the function drew from the same seed.
-    fold_rng = np.random.default_rng(1)
-    fold_of = np.r_[fold_rng.permutation(60) % 2, fold_rng.permutation(50) % 2]
-    features, labels = np.vstack([x, y]), np.r_[np.zeros(60), np.ones(50)]
-    for k in range(2):
-        test = fold_of == k
-        model = LinearDiscriminantAnalysis().fit(features[~test], labels[~test])
-        auc = roc_auc_score(labels[test], model.predict_proba(features[test])[:, 1])
+    for k, (scores, truth) in enumerate(_refit_two_folds(x, y, seed=1)):
+        auc = roc_auc_score(truth, scores)
         assert res.fold_statistics[k] == pytest.approx(auc, rel=1e-12)
     assert res.pvalue == pytest.approx(min(1.0, 2 * min(res.fold_pvalues)))
     assert res.pvalue < 0.01
@@ -191,14 +198,8 @@ def test_classifier_accuracy_pvalue_is_fishers_exact_test(rng):
     x, y = rng.normal(size=(40, 2)), rng.normal(0.6, 1.0, size=(44, 2))
     res = classifier_test(x, y, estimator=LinearDiscriminantAnalysis(), n_folds=2,
                           metric="accuracy", seed=7)
-    fold_rng = np.random.default_rng(7)
-    fold_of = np.r_[fold_rng.permutation(40) % 2, fold_rng.permutation(44) % 2]
-    features, labels = np.vstack([x, y]), np.r_[np.zeros(40), np.ones(44)]
-    for k in range(2):
-        test = fold_of == k
-        model = LinearDiscriminantAnalysis().fit(features[~test], labels[~test])
-        pred = model.predict_proba(features[test])[:, 1] >= 0.5
-        truth = labels[test] == 1
+    for k, (scores, truth) in enumerate(_refit_two_folds(x, y, seed=7)):
+        pred = scores >= 0.5
         table = [[np.sum(pred & truth), np.sum(pred & ~truth)],
                  [np.sum(~pred & truth), np.sum(~pred & ~truth)]]
         p = stats.fisher_exact(table, alternative="greater").pvalue
