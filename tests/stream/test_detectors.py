@@ -186,7 +186,9 @@ def test_foreign_or_damaged_state_is_refused(name):
         detector_from_dict({**state, "state": missing})
 
 
-MODULES = ["adwin", "anytime", "cusum", "ddm", "eddm", "hddm", "kswin", "page_hinkley", "sprt"]
+MODULES = [
+    "adwin", "anytime", "cusum", "ddm", "eddm", "hddm", "kswin", "monitor", "page_hinkley", "sprt",
+]
 
 
 @pytest.mark.parametrize("module", MODULES)

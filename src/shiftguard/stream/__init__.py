@@ -11,7 +11,8 @@ Classical detectors (per-test or heuristic guarantees, stated in each docstring)
 :class:`PageHinkley`, :class:`CUSUM`, :class:`KSWIN`, :class:`GaussianSPRT`,
 :class:`BernoulliSPRT`. Anytime-valid tests (P(any false alarm ever) <= alpha):
 :class:`MixtureSPRT`, :class:`BettingConfidenceSequence`,
-:class:`SequentialTwoSampleTest`.
+:class:`SequentialTwoSampleTest`. Batches of tables: :class:`Monitor` (per-feature drift
+tests, alpha spent across batches so that P(any false alarm over the run) <= alpha).
 """
 
 from shiftguard.stream._base import StreamDetector, detector_from_dict
@@ -26,6 +27,7 @@ from shiftguard.stream.ddm import DDM
 from shiftguard.stream.eddm import EDDM
 from shiftguard.stream.hddm import HDDMA, HDDMW
 from shiftguard.stream.kswin import KSWIN
+from shiftguard.stream.monitor import Monitor, MonitorStep
 from shiftguard.stream.page_hinkley import PageHinkley
 from shiftguard.stream.sprt import BernoulliSPRT, GaussianSPRT
 
@@ -41,6 +43,8 @@ __all__ = [
     "BettingConfidenceSequence",
     "GaussianSPRT",
     "MixtureSPRT",
+    "Monitor",
+    "MonitorStep",
     "PageHinkley",
     "SequentialTwoSampleTest",
     "StreamDetector",
