@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -118,6 +119,15 @@ def as_stream_value(x: Any, name: str = "x", support: str = "real") -> float:
     Only a scalar (a number or a 0-d array) is accepted; a sequence raises
     :class:`~shiftguard.errors.InputError` pointing to ``update_many``.
     """
+    if type(x) in (float, int) or isinstance(x, (np.floating, np.integer)):
+        value = float(x)  # fast path for plain numbers, the per-value streaming case
+        in_support = math.isfinite(value) and (
+            support == "real"
+            or (support == "unit" and 0.0 <= value <= 1.0)
+            or (support == "binary" and value in (0.0, 1.0))
+        )
+        if in_support:
+            return value
     if np.ndim(x) != 0:
         raise InputError(
             f"expected one number, got shape {np.shape(x)}; feed batches to update_many", name
