@@ -118,7 +118,9 @@ def mmd_test(
     alternative because the Gaussian kernel is characteristic. The permuted statistics are
     evaluated in float32 on a centred kernel matrix (entries of order the kernel's spread,
     not its level), so their rounding error is far below the permutation spread; the
-    observed statistic is float64.
+    observed statistic is float64. Memory is one (n+m)^2 float64 matrix plus a float32
+    copy (4,000 pooled rows: 192 MB); for larger samples subsample, or use
+    :func:`linear_mmd_test`.
 
     References
     ----------
