@@ -7,13 +7,15 @@ the peers' virtualenvs):
 
 Data and fitted models are written once to ``bench/out/conformal/`` (models pickled: all
 venvs pin scikit-learn 1.9.1 so the pickles load everywhere); each library then runs in its
-own process and venv and reports coverage, mean width / set size and the best-of-3 time of
-calibrate + predict (model predictions included for every library).
+own process and venv and reports coverage, mean width / set size, the best-of-15 wall time
+of calibrate + predict (model predictions included), and the overhead: that time minus the
+best time of the model predictions every library must make (timed in the same process).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import subprocess
 import sys
@@ -25,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "bench" / "out" / "conformal"
 VENVS = ROOT / "bench" / ".venvs"
 HERE = Path(__file__).resolve().parent
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 PEERS = {
     "mapie": ["mapie==1.6.0", "numpy==2.4.6", "scikit-learn==1.9.1"],
     "crepes": ["crepes==0.9.1", "numpy==2.4.6", "scikit-learn==1.9.1"],
@@ -85,8 +88,15 @@ def make_data() -> None:
 
 
 def run(python: Path, script: str) -> dict:
+    # one thread everywhere: the machine has 2 shared cores, and OpenMP/BLAS thread pools
+    # would otherwise make timings depend on what else is running
+    env = {**os.environ, **{v: "1" for v in THREAD_VARS}}
     done = subprocess.run(
-        [str(python), str(HERE / script), str(OUT)], check=True, capture_output=True, text=True
+        [str(python), str(HERE / script), str(OUT)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     return {row["method"]: row for row in json.loads(done.stdout.strip().splitlines()[-1])}
 
@@ -97,17 +107,23 @@ def main() -> None:
     for peer in PEERS:
         results[peer] = run(ensure_venv(peer), f"peer_{peer}.py")
     (OUT / "results.json").write_text(json.dumps(results, indent=1))
-    print("| method | library | coverage | mean width / set size | time (s) | peer / shiftguard |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| method | library | coverage | mean width / set size | total s | "
+        "overhead s | peer/shiftguard total | peer/shiftguard overhead |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for method, ours in results["shiftguard"].items():
         rows = [("shiftguard", ours)] + [
             (peer, results[peer][method]) for peer in PEERS if method in results[peer]
         ]
         for lib, row in rows:
-            ratio = "" if lib == "shiftguard" else f"{row['seconds'] / ours['seconds']:.1f}x"
+            total = overhead = ""
+            if lib != "shiftguard":
+                total = f"{row['seconds'] / ours['seconds']:.1f}x"
+                overhead = f"{row['overhead'] / max(ours['overhead'], 1e-4):.1f}x"
             print(
                 f"| {method} | {lib} | {row['coverage']:.4f} | {row['size']:.4f} | "
-                f"{row['seconds']:.4f} | {ratio} |"
+                f"{row['seconds']:.4f} | {row['overhead']:.4f} | {total} | {overhead} |"
             )
 
 
