@@ -144,3 +144,18 @@ def as_labels_1d(y: Any, name: str = "y") -> np.ndarray:
     if arr.shape[0] == 0:
         raise InputError("is empty", name)
     return arr
+
+
+class PrefitMixin:
+    """Resolves which fitted model to use: the given one (prefit) or the one fitted here."""
+
+    prefit: bool
+
+    def _fitted(self, attribute: str, given: Any) -> Any:
+        if self.prefit:
+            return given
+        if not hasattr(self, attribute):
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted: call fit(X, y) first, or pass prefit=True"
+            )
+        return getattr(self, attribute)

@@ -8,6 +8,7 @@ import numpy as np
 
 from shiftguard._validation import as_rng, check_alpha, check_choice, check_same_length
 from shiftguard.conformal._quantile import (
+    PrefitMixin,
     as_features,
     as_labels_1d,
     conformal_quantile,
@@ -17,7 +18,7 @@ from shiftguard.conformal._quantile import (
     require_method,
 )
 from shiftguard.conformal._scores import CLASSIFICATION_SCORES, label_scores
-from shiftguard.errors import InputError, NotFittedError, ParameterError
+from shiftguard.errors import InputError, ParameterError
 
 
 def predict_proba_checked(estimator: Any, X: Any, n_classes: int | None = None) -> np.ndarray:
@@ -51,7 +52,7 @@ def model_classes(estimator: Any, n_classes: int) -> np.ndarray:
     return np.arange(n_classes) if classes is None else np.asarray(classes)
 
 
-class SplitConformalClassifier:
+class SplitConformalClassifier(PrefitMixin):
     """Split-conformal prediction sets around any classifier with ``predict_proba``.
 
     Guarantee
@@ -133,13 +134,7 @@ class SplitConformalClassifier:
         return self
 
     def _model(self) -> Any:
-        if self.prefit:
-            return self.estimator
-        if not hasattr(self, "estimator_"):
-            raise NotFittedError(
-                "the estimator is not fitted: call fit(X, y) first, or pass prefit=True"
-            )
-        return self.estimator_
+        return self._fitted("estimator_", self.estimator)
 
     def _scores(self, proba: np.ndarray) -> np.ndarray:
         u = None

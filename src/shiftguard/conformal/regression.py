@@ -16,6 +16,7 @@ from shiftguard._validation import (
     check_same_length,
 )
 from shiftguard.conformal._quantile import (
+    PrefitMixin,
     as_features,
     conformal_quantile,
     fit_or_use,
@@ -23,7 +24,7 @@ from shiftguard.conformal._quantile import (
     require_method,
 )
 from shiftguard.conformal._scores import PredictionIntervals
-from shiftguard.errors import InputError, NotFittedError
+from shiftguard.errors import InputError
 
 # scaled residuals divide by a predicted spread; a floor keeps a zero prediction from
 # turning one residual into an infinite score
@@ -43,22 +44,7 @@ def _targets(X: Any, y: Any) -> tuple[Any, np.ndarray]:
     return X, y
 
 
-class _PrefitMixin:
-    """Resolves which fitted model to use: the given one (prefit) or the one fitted here."""
-
-    prefit: bool
-
-    def _fitted(self, attribute: str, given: Any) -> Any:
-        if self.prefit:
-            return given
-        if not hasattr(self, attribute):
-            raise NotFittedError(
-                f"{type(self).__name__} is not fitted: call fit(X, y) first, or pass prefit=True"
-            )
-        return getattr(self, attribute)
-
-
-class SplitConformalRegressor(_PrefitMixin):
+class SplitConformalRegressor(PrefitMixin):
     """Split-conformal intervals ``mu(x) +/- q * s(x)`` around any regressor.
 
     Guarantee
@@ -165,7 +151,7 @@ class SplitConformalRegressor(_PrefitMixin):
         )
 
 
-class ConformalizedQuantileRegressor(_PrefitMixin):
+class ConformalizedQuantileRegressor(PrefitMixin):
     """Conformalized quantile regression (CQR; Romano, Patterson and Candès, 2019).
 
     Two quantile models give a band ``[q_lo(x), q_hi(x)]``; the score

@@ -9,6 +9,7 @@ import numpy as np
 
 from shiftguard._validation import as_rng, check_alpha, check_choice
 from shiftguard.conformal._quantile import (
+    PrefitMixin,
     as_features,
     as_labels_1d,
     check_weights,
@@ -22,7 +23,7 @@ from shiftguard.conformal.classification import (
     model_classes,
     predict_proba_checked,
 )
-from shiftguard.conformal.regression import _PrefitMixin, _targets, predict_checked
+from shiftguard.conformal.regression import _targets, predict_checked
 from shiftguard.errors import InputError
 
 WeightFunction = Callable[[Any], np.ndarray]
@@ -42,7 +43,7 @@ def _resolve_weights(
     return check_weights(weights, name, len(X))
 
 
-class WeightedConformalRegressor(_PrefitMixin):
+class WeightedConformalRegressor(PrefitMixin):
     """Weighted split conformal intervals under covariate shift (Tibshirani et al., 2019).
 
     The calibration residuals ``|y_i - mu(x_i)|`` are reweighted by the likelihood ratio
@@ -114,7 +115,7 @@ class WeightedConformalRegressor(_PrefitMixin):
         )
 
 
-class _LabelSetMixin(_PrefitMixin):
+class _LabelSetMixin(PrefitMixin):
     """Shared calibration steps of the weighted and label-shift set predictors."""
 
     estimator: Any
