@@ -1,7 +1,11 @@
 import numpy as np
 import pytest
 
-from shiftguard.conformal import adaptive_conformal_intervals, spci_intervals
+from shiftguard.conformal import (
+    AdaptiveConformalPredictor,
+    adaptive_conformal_intervals,
+    spci_intervals,
+)
 from shiftguard.errors import InputError, ParameterError
 
 
@@ -22,6 +26,19 @@ def test_aci_uses_only_the_past_and_adapts_the_level():
     np.testing.assert_array_equal(result.miss == 1, ~result.intervals.covers(y))
     assert result.miss[1:].sum() > 0
     np.testing.assert_allclose(np.diff(result.alpha_t), 0.1 * (0.5 - result.miss[:-1]))
+
+
+def test_online_aci_equals_the_batch_function():
+    rng = np.random.default_rng(2)
+    pred, y = rng.normal(size=300), rng.normal(size=300) * np.r_[np.ones(150), 4 * np.ones(150)]
+    batch = adaptive_conformal_intervals(pred, y, alpha=0.1, gamma=0.05, window=40)
+    online = AdaptiveConformalPredictor(alpha=0.1, gamma=0.05, window=40)
+    bounds = []
+    for p, t in zip(pred, y, strict=True):
+        bounds.append(online.predict_interval(p))
+        online.update(p, t)
+    np.testing.assert_allclose(np.array(bounds)[:, 0], batch.intervals.lower)
+    np.testing.assert_allclose(np.array(bounds)[:, 1], batch.intervals.upper)
 
 
 def test_spci_outputs_one_interval_per_future_step():

@@ -29,12 +29,14 @@ from shiftguard.conformal.shift import (
     WeightedConformalRegressor,
 )
 from shiftguard.conformal.timeseries import (
+    AdaptiveConformalPredictor,
     AdaptiveIntervals,
     adaptive_conformal_intervals,
     spci_intervals,
 )
 
 __all__ = [
+    "AdaptiveConformalPredictor",
     "AdaptiveIntervals",
     "BinnedConformalRegressor",
     "ConformalizedQuantileRegressor",

@@ -116,6 +116,73 @@ def adaptive_conformal_intervals(
     return AdaptiveIntervals(intervals, alpha_t, miss)
 
 
+class AdaptiveConformalPredictor:
+    """Online adaptive conformal inference: one step at a time (Gibbs and Candès, 2021).
+
+    The streaming form of :func:`adaptive_conformal_intervals`, with identical output:
+    call :meth:`predict_interval` with the next forecast, then :meth:`update` with the
+    forecast and the realised value.
+
+    Guarantee
+    ---------
+    As for :func:`adaptive_conformal_intervals`: for any sequence the long-run miss rate is
+    within ``(max(alpha, 1 - alpha) + gamma) / (gamma T)`` of ``alpha``.
+
+    Parameters
+    ----------
+    alpha
+        Target long-run miscoverage in (0, 1).
+    gamma
+        Step size (> 0).
+    window
+        Number of most recent absolute residuals kept.
+
+    Examples
+    --------
+    >>> aci = AdaptiveConformalPredictor(alpha=0.1, gamma=0.01, window=100)
+    >>> for y_pred, y_true in [(0.0, 0.3), (0.1, -0.2), (0.0, 0.5)]:
+    ...     lower, upper = aci.predict_interval(y_pred)
+    ...     aci = aci.update(y_pred, y_true)
+    >>> round(aci.alpha_t_, 3)
+    0.103
+    """
+
+    def __init__(self, *, alpha: float = 0.1, gamma: float = 0.005, window: int = 1000) -> None:
+        self.alpha = check_alpha(alpha)
+        if not float(gamma) > 0:
+            raise ParameterError(f"gamma must be > 0, got {gamma!r}")
+        self.gamma = float(gamma)
+        self.window = check_positive_int(window, "window")
+        self.alpha_t_ = self.alpha
+        self.scores_ = np.empty(0)
+        self.n_seen_ = 0
+
+    def _radius(self) -> float:
+        n = self.scores_.shape[0]
+        k = math.ceil((n + 1) * (1.0 - self.alpha_t_) - 1e-9)
+        if self.alpha_t_ >= 1.0:
+            return -np.inf
+        if self.alpha_t_ <= 0.0 or k > n:
+            return np.inf
+        return float(np.partition(self.scores_, max(k, 1) - 1)[max(k, 1) - 1])
+
+    def predict_interval(self, y_pred: float) -> tuple[float, float]:
+        """Interval for the next value (``lower > upper`` marks an empty set)."""
+        radius = self._radius()
+        return float(y_pred) - radius, float(y_pred) + radius
+
+    def update(self, y_pred: float, y_true: float) -> AdaptiveConformalPredictor:
+        """Record the realised value and adapt the working level."""
+        score = abs(float(y_true) - float(y_pred))
+        if not math.isfinite(score):
+            raise InputError("y_pred and y_true must be finite", "y_true")
+        miss = 0.0 if score <= self._radius() else 1.0
+        self.alpha_t_ += self.gamma * (self.alpha - miss)
+        self.scores_ = np.append(self.scores_, score)[-self.window :]
+        self.n_seen_ += 1
+        return self
+
+
 def _lagged(residuals: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows ``(e_{t-w}, ..., e_{t-1})`` for ``t = w..T``; the last row has no target."""
     idx = np.arange(window)[None, :] + np.arange(residuals.shape[0] - window + 1)[:, None]
