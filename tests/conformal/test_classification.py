@@ -58,6 +58,15 @@ def test_string_labels_and_mondrian_thresholds(iris):
     assert list(cp.classes_) == ["setosa", "versicolor", "virginica"]
 
 
+def test_unsorted_model_classes_map_labels_to_the_right_columns():
+    from shiftguard.conformal.classification import label_indices
+
+    classes = np.array(["b", "c", "a"])
+    np.testing.assert_array_equal(
+        label_indices(np.array(["a", "b", "c", "a"]), classes), [2, 0, 1, 2]
+    )
+
+
 def test_randomised_scores_are_reproducible_with_a_seed(iris):
     X, y = iris
     model = LogisticRegression(max_iter=1000).fit(X[:50], y[:50])

@@ -34,8 +34,9 @@ def predict_proba_checked(estimator: Any, X: Any, n_classes: int | None = None) 
 
 def label_indices(y: np.ndarray, classes: np.ndarray, name: str = "y") -> np.ndarray:
     """Column index of each label in ``classes``; raises on a label the model never saw."""
-    idx = np.searchsorted(classes, y)
-    idx = np.clip(idx, 0, classes.shape[0] - 1)
+    sorter = np.argsort(classes, kind="stable")  # models outside scikit-learn may not sort
+    pos = np.clip(np.searchsorted(classes, y, sorter=sorter), 0, classes.shape[0] - 1)
+    idx = sorter[pos]
     unknown = classes[idx] != y
     if unknown.any():
         raise InputError(
