@@ -107,3 +107,16 @@ def test_errors(diabetes):
         JackknifePlusRegressor(Ridge(), alpha=0.05, cv=2).fit(X[:10], y[:10])
     with pytest.raises(EstimatorError):
         JackknifePlusRegressor(object(), cv=2).fit(X[:30], y[:30])
+
+
+def test_cv_plus_blocks_give_the_same_intervals(monkeypatch, diabetes):
+    import shiftguard.conformal.regression as regression
+
+    X, y = diabetes
+    jp = JackknifePlusRegressor(Ridge(), alpha=0.1, cv=5, seed=0).fit(X[:200], y[:200])
+    whole = jp.predict_interval(X[200:])
+    monkeypatch.setattr(regression, "_BLOCK_CELLS", 1000)  # 5 rows per block
+    blocked = jp.predict_interval(X[200:])
+    np.testing.assert_array_equal(whole.lower, blocked.lower)
+    np.testing.assert_array_equal(whole.upper, blocked.upper)
+    assert whole.method == "cv+"

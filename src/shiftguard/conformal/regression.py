@@ -29,6 +29,7 @@ from shiftguard.errors import InputError
 # scaled residuals divide by a predicted spread; a floor keeps a zero prediction from
 # turning one residual into an infinite score
 _MIN_SCALE = 1e-12
+_BLOCK_CELLS = 2_000_000
 
 
 def predict_checked(model: Any, X: Any, name: str = "estimator") -> np.ndarray:
@@ -307,11 +308,18 @@ class JackknifePlusRegressor:
         n = self.residuals_.shape[0]
         # (n_test, K) predictions, then each calibration point's own leave-out model
         fold_pred = np.column_stack([predict_checked(m, X) for m in self.estimators_])
-        mu = fold_pred[:, self.fold_]
         k_hi = math.ceil((1.0 - alpha) * (n + 1) - 1e-9)
         k_lo = math.floor(alpha * (n + 1) + 1e-9)
-        # fit() checked alpha (n + 1) >= 1, so both ranks lie in 1..n
-        upper = np.partition(mu + self.residuals_, k_hi - 1, axis=1)[:, k_hi - 1]
-        lower = np.partition(mu - self.residuals_, k_lo - 1, axis=1)[:, k_lo - 1]
+        lower = np.empty(fold_pred.shape[0])
+        upper = np.empty(fold_pred.shape[0])
+        # the work is (n_test, n): blocks of rows keep memory near _BLOCK_CELLS floats
+        step = max(1, _BLOCK_CELLS // n)
+        for start in range(0, fold_pred.shape[0], step):
+            mu = fold_pred[start : start + step, self.fold_]
+            # fit() checked alpha (n + 1) >= 1, so both ranks lie in 1..n
+            hi = np.partition(mu + self.residuals_, k_hi - 1, axis=1)
+            lo = np.partition(mu - self.residuals_, k_lo - 1, axis=1)
+            upper[start : start + step] = hi[:, k_hi - 1]
+            lower[start : start + step] = lo[:, k_lo - 1]
         name = "jackknife+" if len(self.estimators_) == n else "cv+"
         return PredictionIntervals(lower, upper, alpha, name, "marginal >= 1 - 2 alpha")
