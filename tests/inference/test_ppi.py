@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import ppi_py
@@ -235,3 +237,24 @@ def test_collinear_design_raises_typed_error():
     Xu[:, 2] = Xu[:, 1]
     with pytest.raises(InputError, match="singular"):
         ppi_ols_ci(X, y, yhat, Xu, yhat_u)
+
+
+def test_import_and_ppi_calls_load_no_heavy_dependency():
+    """The cold-start promise: importing shiftguard.inference and calling the PPI
+    functions loads neither scipy, scikit-learn, pandas, statsmodels nor numba."""
+    code = (
+        "import sys, numpy as np\n"
+        "import shiftguard.inference as inf\n"
+        "rng = np.random.default_rng(0)\n"
+        "X = np.column_stack([np.ones(300), rng.normal(size=(300, 2))])\n"
+        "y = (rng.random(300) < 0.5).astype(float)\n"
+        "inf.ppi_mean_ci(y, y, y)\n"
+        "inf.ppi_ols_ci(X, y, y, X, y)\n"
+        "inf.ppi_logistic_ci(X, y, y, X, y)\n"
+        "inf.ppi_quantile_ci(y + rng.normal(size=300), y, y, 0.5)\n"
+        "heavy = ('scipy', 'sklearn', 'pandas', 'statsmodels', 'numba')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
