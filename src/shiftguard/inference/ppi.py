@@ -136,6 +136,11 @@ def _tuned_lam(scores: _Scores) -> float:
     return float(np.clip(num / denom, 0.0, 1.0))
 
 
+def _score_moments(design_t: np.ndarray, resid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum and sum of outer products of the scores ``x_i * resid_i`` (design transposed)."""
+    return design_t @ resid, (design_t * (resid * resid)) @ design_t.T
+
+
 @dataclasses.dataclass(frozen=True)
 class _RegressionData:
     """Validated regression inputs with the products reused across estimates."""
@@ -197,18 +202,25 @@ class _RegressionData:
                 grads, grads_hat, np.zeros(d), np.zeros((d, d)), N,
                 invert_symmetric(hessian / n, "X"),
             )
-        Xu_t = self.unlabeled_t
         if self.kind == "ols":
-            fitted_u = pred_theta @ Xu_t
+            # The prediction fit does not change with lam: one pass over the unlabelled
+            # rows serves every call.
+            unl_sum, unl_outer = self.ols_unlabeled_scores
             hessian = hessian + self.gram_unl
         else:
+            Xu_t = self.unlabeled_t
             fitted_u = expit(pred_theta @ Xu_t)
             hessian = hessian + (Xu_t * (fitted_u * (1.0 - fitted_u))) @ Xu_t.T
-        resid_u = fitted_u - self.yhu
+            unl_sum, unl_outer = _score_moments(Xu_t, fitted_u - self.yhu)
         return _Scores(
-            grads, grads_hat, Xu_t @ resid_u, (Xu_t * (resid_u * resid_u)) @ Xu_t.T, N,
-            invert_symmetric(hessian / (N + n), "X"),
+            grads, grads_hat, unl_sum, unl_outer, N, invert_symmetric(hessian / (N + n), "X")
         )
+
+    @functools.cached_property
+    def ols_unlabeled_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sum and sum of outer products of the prediction fit's unlabelled scores."""
+        Xu_t = self.unlabeled_t
+        return _score_moments(Xu_t, self.prediction_fit @ Xu_t - self.yhu)
 
     def estimate(self, lam: float, start: np.ndarray | None = None) -> np.ndarray:
         """The PPI estimate at weight ``lam`` (see :meth:`scores` for its form)."""
