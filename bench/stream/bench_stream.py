@@ -13,6 +13,7 @@ false alarms before the change, delay of the first alarm after it.
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import time
@@ -116,14 +117,20 @@ def main() -> None:
         cells = [summarise(r["alarms"], n)]
         for peer in PEERS:
             p = peers[peer][key]
+            if "error" in p:  # the peer refused this stream; say so instead of a number
+                rates[peer], failed = math.nan, (-1, math.nan)
+                cells.append(failed)
+                continue
             rates[peer] = n / p["seconds"]
             cells.append(summarise(p["alarms"], n))
-        false = " / ".join(str(c[0]) for c in cells)
-        delay = " / ".join(f"{c[1]:.0f}" for c in cells)
+        false = " / ".join(str(c[0]) if c[0] >= 0 else "n/a" for c in cells)
+        delay = " / ".join(f"{c[1]:.0f}" if not math.isnan(c[1]) else "n/a" for c in cells)
+        speed = {p: f"{rates['sg'] / rates[p]:.1f}x" if rates[p] == rates[p] else "n/a"
+                 for p in PEERS}
         print(f"| {r['detector']} | {r['stream']} | {rates['sg']:,.0f} "
               f"| {1 / r['seconds_per_update']:,.0f} | {rates['river']:,.0f} "
-              f"| {rates['sg'] / rates['river']:.0f}x | {rates['frouros']:,.0f} "
-              f"| {rates['sg'] / rates['frouros']:.0f}x | {false} | {delay} |")
+              f"| {speed['river']} | {rates['frouros']:,.0f} "
+              f"| {speed['frouros']} | {false} | {delay} |")
 
 
 if __name__ == "__main__":

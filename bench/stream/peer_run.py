@@ -73,7 +73,12 @@ if __name__ == "__main__":
         values = np.load(f"{OUT}/stream_{stream}.npy").tolist()
         detector = factory()
         start = time.perf_counter()
-        alarms = run(detector, values)
+        try:
+            alarms = run(detector, values)
+        except ValueError as exc:  # frouros' ADWIN refuses negative values, for one
+            results.append({"detector": name, "stream": stream, "error": str(exc)})
+            print(peer, name, stream, "error:", exc, file=sys.stderr)
+            continue
         seconds = time.perf_counter() - start
         results.append({"detector": name, "stream": stream, "seconds": seconds, "alarms": alarms})
         print(peer, name, stream, f"{seconds:.2f}s", len(alarms), file=sys.stderr)

@@ -16,7 +16,7 @@ N_ROWS = 64
 _WIDTH, _TOTAL, _VARIANCE, _TICK, _N_USED_ROWS = range(5)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _insert(totals, variances, counts, s, x, max_buckets):
     totals[0, counts[0]] = x
     variances[0, counts[0]] = 0.0
@@ -29,7 +29,7 @@ def _insert(totals, variances, counts, s, x, max_buckets):
     # merge the two oldest buckets of a full row into one bucket of the next row
     row = 0
     while counts[row] == max_buckets + 1:
-        size = 2.0**row
+        size = float(1 << row)
         t0, t1 = totals[row, 0], totals[row, 1]
         mu0, mu1 = t0 / size, t1 / size
         nxt = row + 1
@@ -40,11 +40,14 @@ def _insert(totals, variances, counts, s, x, max_buckets):
             variances[row, 0] + variances[row, 1] + size * 0.5 * (mu0 - mu1) * (mu0 - mu1)
         )
         counts[nxt] += 1
-        totals[row, : counts[row] - 2] = totals[row, 2 : counts[row]]
-        variances[row, : counts[row] - 2] = variances[row, 2 : counts[row]]
+        # element-wise shift: a slice assignment between overlapping views would allocate
+        for k in range(counts[row] - 2):
+            totals[row, k] = totals[row, k + 2]
+            variances[row, k] = variances[row, k + 2]
         counts[row] -= 2
-        totals[row, counts[row] :] = 0.0
-        variances[row, counts[row] :] = 0.0
+        for k in range(counts[row], counts[row] + 2):
+            totals[row, k] = 0.0
+            variances[row, k] = 0.0
         if counts[nxt] <= max_buckets:
             break
         row = nxt
@@ -58,7 +61,7 @@ def _cut_found(totals, counts, s, delta, min_window_length):
     n_old, n_new, sum_old, sum_new = 0.0, width, 0.0, s[_TOTAL]
     # every boundary between buckets, oldest first; the last boundary is the window end
     for row in range(int(s[_N_USED_ROWS]) - 1, -1, -1):
-        size = 2.0**row
+        size = float(1 << row)
         for k in range(counts[row]):
             n_old += size
             n_new -= size

@@ -11,33 +11,29 @@ from shiftguard._validation import check_positive_int, check_positive_number
 from shiftguard.errors import ParameterError
 from shiftguard.stream._base import BIG, StreamDetector
 
-_N, _P, _P_MIN, _S_MIN, _PS_MIN, _WARNING = range(6)
-
-
-@njit(cache=True)
-def _restart(s: np.ndarray) -> None:
-    s[:] = 0.0
-    s[_PS_MIN] = BIG
+#: state layout: count, error rate, p_min, s_min, p_min + s_min, warning flag
+FRESH_STATE = (0.0, 0.0, 0.0, 0.0, BIG, 0.0)
+_WARNING = 5
 
 
 @njit(cache=True)
 def _ddm_run(xs, s, warm_start, warning_threshold, drift_threshold, alarms):
+    # the state lives in locals during the loop (registers, not memory) and is written back
+    n, p, p_min, s_min, ps_min, warning = s[0], s[1], s[2], s[3], s[4], s[5]
     n_alarms = 0
     for i in range(xs.size):
-        s[_N] += 1.0
-        s[_P] += (xs[i] - s[_P]) / s[_N]
-        p = s[_P]
-        sd = math.sqrt(p * (1.0 - p) / s[_N])
-        if s[_N] > warm_start:
-            if p + sd <= s[_PS_MIN]:
-                s[_P_MIN] = p
-                s[_S_MIN] = sd
-                s[_PS_MIN] = p + sd
-            s[_WARNING] = 1.0 if p + sd > s[_P_MIN] + warning_threshold * s[_S_MIN] else 0.0
-            if p + sd > s[_P_MIN] + drift_threshold * s[_S_MIN]:
+        n += 1.0
+        p += (xs[i] - p) / n
+        if n > warm_start:
+            sd = math.sqrt(p * (1.0 - p) / n)
+            if p + sd <= ps_min:
+                p_min, s_min, ps_min = p, sd, p + sd
+            warning = 1.0 if p + sd > p_min + warning_threshold * s_min else 0.0
+            if p + sd > p_min + drift_threshold * s_min:
                 alarms[n_alarms] = i
                 n_alarms += 1
-                _restart(s)
+                n, p, p_min, s_min, ps_min, warning = 0.0, 0.0, 0.0, 0.0, BIG, 0.0
+    s[0], s[1], s[2], s[3], s[4], s[5] = n, p, p_min, s_min, ps_min, warning
     return n_alarms
 
 
@@ -103,9 +99,7 @@ class DDM(StreamDetector):
         return bool(self._state["s"][_WARNING])
 
     def _initial_state(self) -> dict[str, np.ndarray]:
-        s = np.empty(6)
-        _restart(s)
-        return {"s": s}
+        return {"s": np.array(FRESH_STATE)}
 
     def _process(self, xs: np.ndarray, alarms: np.ndarray) -> int:
         return _ddm_run(

@@ -10,38 +10,32 @@ from shiftguard.errors import ParameterError
 from shiftguard.stream._base import BIG, StreamDetector
 
 MODES = ("both", "up", "down")
-_N, _MEAN, _SUM_UP, _SUM_DOWN, _MIN_UP, _MAX_DOWN = range(6)
-
-
-@njit(cache=True)
-def _restart(s: np.ndarray) -> None:
-    s[_N] = 0.0
-    s[_MEAN] = 0.0
-    s[_SUM_UP] = 0.0
-    s[_SUM_DOWN] = 0.0
-    s[_MIN_UP] = BIG
-    s[_MAX_DOWN] = -BIG
+#: state layout: count, running mean, the two cumulative sums, their running min / max
+FRESH_STATE = (0.0, 0.0, 0.0, 0.0, BIG, -BIG)
 
 
 @njit(cache=True)
 def _page_hinkley_run(xs, s, min_instances, delta, threshold, forgetting, up, down, alarms):
+    # the state lives in locals during the loop (registers, not memory) and is written back
+    n, mean, sum_up, sum_down, min_up, max_down = s[0], s[1], s[2], s[3], s[4], s[5]
     n_alarms = 0
     for i in range(xs.size):
         x = xs[i]
-        s[_N] += 1.0
-        s[_MEAN] += (x - s[_MEAN]) / s[_N]
-        deviation = x - s[_MEAN]
-        s[_SUM_UP] = forgetting * s[_SUM_UP] + deviation - delta
-        s[_SUM_DOWN] = forgetting * s[_SUM_DOWN] + deviation + delta
-        s[_MIN_UP] = min(s[_MIN_UP], s[_SUM_UP])
-        s[_MAX_DOWN] = max(s[_MAX_DOWN], s[_SUM_DOWN])
-        if s[_N] >= min_instances:
-            rise = up and s[_SUM_UP] - s[_MIN_UP] > threshold
-            fall = down and s[_MAX_DOWN] - s[_SUM_DOWN] > threshold
+        n += 1.0
+        mean += (x - mean) / n
+        deviation = x - mean
+        sum_up = forgetting * sum_up + deviation - delta
+        sum_down = forgetting * sum_down + deviation + delta
+        min_up = min(min_up, sum_up)
+        max_down = max(max_down, sum_down)
+        if n >= min_instances:
+            rise = up and sum_up - min_up > threshold
+            fall = down and max_down - sum_down > threshold
             if rise or fall:
                 alarms[n_alarms] = i
                 n_alarms += 1
-                _restart(s)
+                n, mean, sum_up, sum_down, min_up, max_down = 0.0, 0.0, 0.0, 0.0, BIG, -BIG
+    s[0], s[1], s[2], s[3], s[4], s[5] = n, mean, sum_up, sum_down, min_up, max_down
     return n_alarms
 
 
@@ -117,9 +111,7 @@ class PageHinkley(StreamDetector):
         self.reset()
 
     def _initial_state(self) -> dict[str, np.ndarray]:
-        s = np.empty(6)
-        _restart(s)
-        return {"s": s}
+        return {"s": np.array(FRESH_STATE)}
 
     def _process(self, xs: np.ndarray, alarms: np.ndarray) -> int:
         return _page_hinkley_run(
