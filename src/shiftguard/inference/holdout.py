@@ -73,13 +73,14 @@ class Thresholdout:
 
     Notes
     -----
-    Guarantee (Dwork et al. 2015, Thm. 25 of the arXiv version): for queries with values
-    in ``[0, 1]``, with probability ``1 - beta`` every answer is within ``tau`` of the
-    query's population mean, for any adaptive analyst, as long as the number of queries
-    ``m`` and the budget ``B`` satisfy ``n >= C * sqrt(B log(m / beta)) / tau^2`` (up to
-    log factors) and ``T, sigma`` are of order ``tau``; without the mechanism ``m`` must
-    be at most linear in ``n``. The guarantee holds for the stream of queries; a batch
-    that runs out of budget midway raises and leaves the mechanism exhausted.
+    Guarantee (Dwork et al. 2015; exact constants there): for queries with values in
+    ``[0, 1]``, with probability ``1 - beta`` every answer is within ``tau`` of the
+    query's population mean, for any adaptive analyst, as long as the holdout size ``n``
+    grows like ``sqrt(B) * log(m / beta) / tau^2`` for ``m`` queries and budget ``B``,
+    with ``T`` and ``sigma`` of order ``tau``; plain reuse of the holdout only supports a
+    number of adaptive queries about linear in ``n``. The guarantee is for the stream of
+    queries; a batch that runs out of budget midway raises and leaves the mechanism
+    exhausted.
 
     References
     ----------
@@ -194,9 +195,10 @@ class Ladder:
 
     Notes
     -----
-    Guarantee (Blum & Hardt 2015, Thm. 3.1): for losses in ``[0, 1]`` and any adaptive
-    sequence of ``k`` submissions, with high probability the released scores are within
-    ``O((log(k n) / n)^(1/3))`` of the best true loss so far (leaderboard accuracy).
+    Guarantee (Blum & Hardt 2015): for losses in ``[0, 1]`` and any adaptive sequence of
+    ``k`` submissions, with high probability every released score is within
+    ``O((log(k n) / n)^(1/3))`` of the true loss of the best submission so far
+    (leaderboard accuracy), whereas plain holdout scores can be driven far off.
 
     References
     ----------
