@@ -109,3 +109,51 @@ def test_pac_label_shift_sets_hold_with_probability_one_minus_delta():
     assert failures / reps <= binomial_band(delta, reps)[1]
     # informative, not the trivial full set of 3 labels
     assert np.mean(sizes) < 2.9
+
+
+def test_label_shift_weighted_conformal_covers_on_real_digits():
+    """Real data, exact label shift: source and target draw each class's digits uniformly
+    from the same held-out pool, only the class proportions differ (known weights)."""
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    idx = np.random.default_rng(14).permutation(y.size)
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.002))
+    model.fit(X[idx[:400]], y[idx[:400]])
+    pool_proba, pool_y = model.predict_proba(X[idx[400:]]), y[idx[400:]]
+    by_class = [np.flatnonzero(pool_y == k) for k in range(10)]
+    source_prior = np.full(10, 0.1)
+    target_prior = np.linspace(1.0, 10.0, 10) / 55.0
+    lookup = ProbabilityLookup(pool_proba)
+
+    def draw(rng, n, prior):
+        labels = rng.choice(10, size=n, p=prior)
+        rows = np.array([rng.choice(by_class[k]) for k in labels])
+        return rows[:, None], labels
+
+    rng = np.random.default_rng(15)
+    reps, n = 2000, 100
+    covered = np.empty(reps, dtype=bool)
+    for r in range(reps):
+        x_cal, y_cal = draw(rng, n, source_prior)
+        x_new, y_new = draw(rng, 1, target_prior)
+        cp = LabelShiftConformalClassifier(
+            lookup, alpha=ALPHA, class_weights=target_prior / source_prior, prefit=True
+        ).calibrate(x_cal, y_cal)
+        covered[r] = cp.predict_set(x_new)[0, y_new[0]]
+    assert covered.mean() >= binomial_band(1 - ALPHA, reps)[0]
+
+
+class ProbabilityLookup:
+    """A prefit "model" whose input is a row index into precomputed probabilities."""
+
+    classes_ = np.arange(10)
+
+    def __init__(self, proba):
+        self.proba = proba
+
+    def predict_proba(self, X):
+        return self.proba[X[:, 0].astype(int)]
