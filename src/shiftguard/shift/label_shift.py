@@ -46,7 +46,10 @@ def _clopper_pearson(counts: np.ndarray, n: int, delta: float) -> tuple[np.ndarr
     return lo, hi
 
 
-def _interval_mul(a_lo, a_hi, b_lo, b_hi):  # noqa: ANN001, ANN202 - array helpers
+def _interval_mul(
+    a_lo: np.ndarray, a_hi: np.ndarray, b_lo: np.ndarray, b_hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Interval product ``[a_lo, a_hi] * [b_lo, b_hi]``, elementwise."""
     products = np.stack([a_lo * b_lo, a_lo * b_hi, a_hi * b_lo, a_hi * b_hi])
     return products.min(axis=0), products.max(axis=0)
 
