@@ -17,9 +17,8 @@ _WIDTH, _TOTAL, _VARIANCE, _TICK, _N_USED_ROWS = range(5)
 
 
 @njit(cache=True, inline="always")
-def _insert(totals, variances, counts, s, x, max_buckets):
+def _insert(totals, counts, s, x, max_buckets):
     totals[0, counts[0]] = x
-    variances[0, counts[0]] = 0.0
     counts[0] += 1
     s[_WIDTH] += 1.0
     if s[_WIDTH] > 1.0:
@@ -29,25 +28,17 @@ def _insert(totals, variances, counts, s, x, max_buckets):
     # merge the two oldest buckets of a full row into one bucket of the next row
     row = 0
     while counts[row] == max_buckets + 1:
-        size = float(1 << row)
-        t0, t1 = totals[row, 0], totals[row, 1]
-        mu0, mu1 = t0 / size, t1 / size
         nxt = row + 1
         if nxt >= s[_N_USED_ROWS]:
             s[_N_USED_ROWS] = nxt + 1
-        totals[nxt, counts[nxt]] = t0 + t1
-        variances[nxt, counts[nxt]] = (
-            variances[row, 0] + variances[row, 1] + size * 0.5 * (mu0 - mu1) * (mu0 - mu1)
-        )
+        totals[nxt, counts[nxt]] = totals[row, 0] + totals[row, 1]
         counts[nxt] += 1
         # element-wise shift: a slice assignment between overlapping views would allocate
         for k in range(counts[row] - 2):
             totals[row, k] = totals[row, k + 2]
-            variances[row, k] = variances[row, k + 2]
         counts[row] -= 2
-        for k in range(counts[row], counts[row] + 2):
-            totals[row, k] = 0.0
-            variances[row, k] = 0.0
+        totals[row, counts[row]] = 0.0
+        totals[row, counts[row] + 1] = 0.0
         if counts[nxt] <= max_buckets:
             break
         row = nxt
@@ -83,18 +74,17 @@ def _cut_found(totals, counts, s, delta, min_window_length):
 
 
 @njit(cache=True)
-def _adwin_run(xs, totals, variances, counts, s, delta, clock, max_buckets, min_window_length,
+def _adwin_run(xs, totals, counts, s, delta, clock, max_buckets, min_window_length,
                grace_period, alarms):
     n_alarms = 0
     for i in range(xs.size):
-        _insert(totals, variances, counts, s, xs[i], max_buckets)
+        _insert(totals, counts, s, xs[i], max_buckets)
         s[_TICK] += 1.0
         if s[_TICK] % clock == 0.0 and s[_WIDTH] > grace_period:
             if _cut_found(totals, counts, s, delta, min_window_length):
                 alarms[n_alarms] = i
                 n_alarms += 1
                 totals[:, :] = 0.0
-                variances[:, :] = 0.0
                 counts[:] = 0
                 s[:] = 0.0
                 s[_N_USED_ROWS] = 1.0
@@ -187,7 +177,6 @@ class ADWIN(StreamDetector):
         scalars[_N_USED_ROWS] = 1.0
         return {
             "totals": np.zeros((N_ROWS, self.max_buckets + 1)),
-            "variances": np.zeros((N_ROWS, self.max_buckets + 1)),
             "counts": np.zeros(N_ROWS, dtype=np.int64),
             "scalars": scalars,
         }
@@ -195,7 +184,7 @@ class ADWIN(StreamDetector):
     def _process(self, xs: np.ndarray, alarms: np.ndarray) -> int:
         st = self._state
         return _adwin_run(
-            xs, st["totals"], st["variances"], st["counts"], st["scalars"], self.delta,
+            xs, st["totals"], st["counts"], st["scalars"], self.delta,
             float(self.clock), self.max_buckets, float(self.min_window_length),
             float(self.grace_period), alarms,
         )
