@@ -190,8 +190,9 @@ def _betting_run(xs, grid, log_plus, log_minus, s, alpha, log_threshold, has_nul
             m = grid[j]
             log_plus[j] += math.log1p(min(lam, _BET_CAP / m) * (x - m))
             log_minus[j] += math.log1p(-min(lam, _BET_CAP / (1.0 - m)) * (x - m))
-            hi, lo = max(log_plus[j], log_minus[j]), min(log_plus[j], log_minus[j])
-            log_hedged = hi + math.log1p(math.exp(lo - hi)) - math.log(2.0)
+            # max (not mean) of the two halves: each is monotone in m, so the set of
+            # unrejected means is an interval (WSR 2024); union bound + Ville keep level alpha
+            log_hedged = max(log_plus[j], log_minus[j]) - math.log(2.0)
             if j < n_grid and log_hedged < log_threshold:
                 if first_kept < 0:
                     first_kept = j
@@ -222,8 +223,9 @@ class BettingConfidenceSequence(StreamDetector):
 
     For every candidate mean m on a grid, two gamblers bet that the values average
     above / below m with predictable plug-in stakes; the hedged wealth
-    :math:`K_t(m) = (K_t^+(m) + K_t^-(m))/2` is a test martingale when m is the true
-    mean, so :math:`C_t = \\{m : K_s(m) < 1/\\alpha \\ \\forall s \\le t\\}` is a
+    :math:`K_t(m) = \\max(K_t^+(m), K_t^-(m))/2` crosses ``1/alpha`` with probability at
+    most alpha when m is the true mean (Ville's inequality for each half), so
+    :math:`C_t = \\{m : K_s(m) < 1/\\alpha \\ \\forall s \\le t\\}` is a
     confidence sequence. The detector alarms when ``null_mean`` (if given) leaves the
     sequence, or when the sequence becomes empty (no constant mean fits the data).
 
@@ -242,7 +244,7 @@ class BettingConfidenceSequence(StreamDetector):
     -----
     Guarantee: if the values are independent (or just have conditional mean mu given
     the past) in [0, 1], then P(exists t: mu not in ``interval``) <= ``alpha``
-    (Waudby-Smith & Ramdas 2023, Thm 3; Ville's inequality). Hence, with
+    (Waudby-Smith & Ramdas 2024, hedged capital process; Ville's inequality). Hence, with
     ``null_mean=mu``, P(any alarm, ever) <= ``alpha``; and without it, an alarm (empty
     sequence) is proof at level alpha that the mean is not constant. Cost is
     O(``grid_size``) per value.
@@ -388,7 +390,7 @@ class SequentialTwoSampleTest(StreamDetector):
     -----
     Guarantee: if the reference values followed by the stream values are exchangeable
     (for instance i.i.d. from one distribution), the smoothed conformal p-values are
-    independent and uniform (Vovk, Gammerman & Shafer 2005, Thm 8.2), so each wealth
+    independent and uniform (Vovk, Gammerman & Shafer 2005, chs. 2 and 7), so each wealth
     process is a test martingale and P(any alarm, ever) <= ``alpha`` (Ville). The
     reference must be a sample of the stream's in-control distribution, drawn
     independently of the stream. ``pvalue`` is the always-valid p-value. Power comes
