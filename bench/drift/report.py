@@ -62,7 +62,7 @@ def timing_table(results: dict, input_mb: float) -> list[str]:
     ours = _get(results, "shiftguard", "time") or {}
     monitor = _get(ours, "monitor", "best_s")
     lines = [
-        "| what runs | fit (s) | compare (s, best) | peer time / ours (fitted monitor) "
+        "| what runs | fit (s) | compare (s, best) | compare time / shiftguard fitted compare "
         "| peak RSS rise (MiB) | rise / input |",
         "|---|---:|---:|---:|---:|---:|",
     ]
