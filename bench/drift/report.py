@@ -217,7 +217,9 @@ def flags_table(results: dict, n_columns: int) -> list[str]:
         false = sum(f for j, f in enumerate(shift["flags"]) if j not in shifted)
         lines.append(f"| {label} | {sum(null['flags'])} | {hits} | {false} | "
                      f"{_dataset_verdict(null)} / {_dataset_verdict(shift)} |")
-    return lines
+    return [*lines, "", "Dataset verdict: shiftguard's `DriftReport.drifted`; alibi-detect's batch "
+            "`is_drift` (Bonferroni over features); Evidently's `DriftedColumnsCount` share >= 0.5 "
+            "(its preset's rule); for frouros, scipy and NannyML, any column flagged."]
 
 
 def _dataset_verdict(summary: dict) -> str:
