@@ -187,7 +187,8 @@ def test_foreign_or_damaged_state_is_refused(name):
 
 
 MODULES = [
-    "adwin", "anytime", "cusum", "ddm", "eddm", "hddm", "kswin", "monitor", "page_hinkley", "sprt",
+    "_base", "adwin", "anytime", "cusum", "ddm", "eddm", "hddm", "kswin", "monitor",
+    "page_hinkley", "sprt",
 ]
 
 

@@ -138,7 +138,22 @@ class StreamDetector:
 
 
 def detector_from_dict(state: dict[str, Any]) -> StreamDetector:
-    """Rebuild any :mod:`shiftguard.stream` detector from its ``to_dict()`` output."""
+    """Rebuild any :mod:`shiftguard.stream` detector from its ``to_dict()`` output.
+
+    Examples
+    --------
+    >>> import json
+    >>> import numpy as np
+    >>> from shiftguard.stream import DDM, detector_from_dict
+    >>> errors = (np.random.default_rng(0).random(4000) < np.r_[[0.1] * 2000, [0.3] * 2000])
+    >>> before = DDM()
+    >>> first = before.update_many(errors[:2500])
+    >>> saved = json.dumps(before.to_dict())          # e.g. written to disk, process restarts
+    >>> after = detector_from_dict(json.loads(saved))
+    >>> rest = after.update_many(errors[2500:]) + 2500
+    >>> np.r_[first, rest].tolist() == DDM().update_many(errors).tolist()
+    True
+    """
     name = state.get("detector") if isinstance(state, dict) else None
     if name not in _REGISTRY:
         raise StateError(f"unknown detector {name!r}; known: {', '.join(sorted(_REGISTRY))}")
