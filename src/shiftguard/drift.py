@@ -287,12 +287,15 @@ class DriftDetector:
         numeric = [c for c in table.columns if c.kind == "numeric"]
         self.numeric_names_ = tuple(c.name for c in numeric)
         if numeric:
-            matrix = _stack(numeric)
-            self.numeric_sorted_ = univariate.presort(matrix)
-            self.numeric_mean_ = np.nanmean(matrix, axis=0)
-            self.numeric_std_ = np.nanstd(matrix, axis=0)
+            self.numeric_sorted_ = univariate.presort(_matrix(table, self.numeric_names_))
+            sorted_cols = self.numeric_sorted_
+            # Columns of the Fortran-ordered sorted copy are contiguous: no table-size temporary.
+            observed = [sorted_cols.values[:k, j] for j, k in enumerate(sorted_cols.n_valid)]
+            self.numeric_mean_ = np.array([v.mean() for v in observed])
+            self.numeric_std_ = np.array([v.std() for v in observed])
         self.design_ = _DesignSpec.from_reference(table, self)
-        self.reference_design_ = self.design_.sample(table, self._rng(0))
+        if self.multivariate != "none":
+            self.reference_design_ = self.design_.sample(table, self._rng(0))
         return self
 
     def compare(self, current: Any) -> DriftReport:
@@ -387,7 +390,7 @@ class DriftDetector:
         ref = self.reference_
         numeric = {}
         if self.numeric_names_:
-            numeric = self._numeric_tests(_stack([cur[n] for n in self.numeric_names_]))
+            numeric = self._numeric_tests(_matrix(cur, self.numeric_names_))
         out = []
         for col in ref.columns:
             if col.kind == "numeric":
@@ -489,8 +492,12 @@ class DriftDetector:
 
         x = self.design_.complete_numeric(self.reference_, self._rng(3))
         y = self.design_.complete_numeric(cur, self._rng(4))
-        return localize_shift(x, y, names=self.numeric_names_, alpha=self.alpha,
-                              seed=self._rng(5))
+        options = {"names": self.numeric_names_, "alpha": self.alpha, "seed": self._rng(5)}
+        if _is_singular(x) or _is_singular(np.vstack([x, y])):
+            # Some numeric column is a linear function of others (e.g. a time and its hour
+            # and minute): no Gaussian conditional model exists, the kNN test needs none.
+            return localize_shift(x, y, method="knn", **options)
+        return localize_shift(x, y, method="gaussian", **options)
 
 
 def compare(reference: Any, current: Any, **options: Any) -> DriftReport:
@@ -513,11 +520,28 @@ def compare(reference: Any, current: Any, **options: Any) -> DriftReport:
 # -- helpers ---------------------------------------------------------------------------
 
 
-def _stack(columns: Sequence[Column]) -> np.ndarray:
-    out = np.empty((len(columns[0]), len(columns)), dtype=np.float64)
+def _stack(columns: Sequence[Column], rows: np.ndarray | None = None) -> np.ndarray:
+    """Numeric columns (optionally only ``rows``) as one C-ordered matrix."""
+    n = len(columns[0]) if rows is None else rows.size
+    out = np.empty((n, len(columns)), dtype=np.float64)
     for j, col in enumerate(columns):
-        out[:, j] = col.values
+        out[:, j] = col.values if rows is None else col.values[rows]
     return out
+
+
+def _matrix(table: Table, names: Sequence[str]) -> np.ndarray:
+    """The named numeric columns as a matrix: the input array itself when it was one."""
+    if table.numeric_block is not None and tuple(names) == table.names:
+        return table.numeric_block
+    return _stack([table[n] for n in names])
+
+
+def _is_singular(x: np.ndarray) -> bool:
+    """Whether the correlation matrix of ``x`` is (numerically) singular."""
+    if x.shape[0] <= x.shape[1] + 1:
+        return True
+    corr = np.corrcoef(x, rowvar=False)
+    return bool(np.linalg.eigvalsh(corr)[0] < 1e-8 * x.shape[1])
 
 
 def _col_index(table: Table, name: str) -> int:
@@ -655,7 +679,7 @@ class _DesignSpec:
         rows = self._rows(table, rng)
         parts = []
         if self.numeric:
-            z = (_stack([table[n] for n in self.numeric])[rows] - self.mean) / self.std
+            z = (_stack([table[n] for n in self.numeric], rows) - self.mean) / self.std
             parts.append(np.nan_to_num(z, nan=0.0))
         for name, keep in self.categorical:
             col = table[name]

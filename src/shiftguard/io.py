@@ -93,10 +93,16 @@ class Column:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Table:
-    """Validated columns of equal length, in input order."""
+    """Validated columns of equal length, in input order.
+
+    ``numeric_block`` is the 2-D float64 array whose columns *are* the table's columns
+    (views) when the input was one numeric array, so that code needing a matrix can use it
+    without a copy; otherwise ``None``.
+    """
 
     columns: tuple[Column, ...]
     n_rows: int
+    numeric_block: np.ndarray | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -180,7 +186,11 @@ def read_table(
         if wanted not in KINDS:
             raise InputError(f"unknown kind {wanted!r}; use one of {', '.join(KINDS)}", name)
         out.append(col if wanted == col.kind else _convert(col, wanted, label))
-    return Table(columns=tuple(out), n_rows=table.n_rows)
+    unchanged = len(out) == len(table.columns) and all(
+        a is b for a, b in zip(out, table.columns, strict=True)
+    )
+    block = table.numeric_block if unchanged else None
+    return Table(columns=tuple(out), n_rows=table.n_rows, numeric_block=block)
 
 
 def compare_schemas(reference: Table, current: Table) -> SchemaDiff:
@@ -229,7 +239,7 @@ def _numeric_array_table(source: np.ndarray, label: str) -> Table:
     cols = tuple(
         Column(f"x{j}", "numeric", arr[:, j], (), int(n_nan[j])) for j in range(arr.shape[1])
     )
-    return Table(columns=cols, n_rows=arr.shape[0])
+    return Table(columns=cols, n_rows=arr.shape[0], numeric_block=arr)
 
 
 def _to_arrow(source: Any, label: str) -> pa.Table:

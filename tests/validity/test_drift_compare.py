@@ -32,6 +32,8 @@ def test_false_alarm_rate_of_whole_report(correction):
 
 
 def test_power_on_a_small_shift():
+    # Scale 1.3 of an exponential column, n = 300: KS alone has power ~0.7, about 0.45 after
+    # Holm over the report's five tests -- the price of familywise control.
     rng = np.random.default_rng(8)
     reps = 100
     hits = 0
@@ -39,4 +41,4 @@ def test_power_on_a_small_shift():
         ref, cur = _null_pair(rng, 300)
         cur["c"] = cur["c"] * 1.3
         hits += compare(ref, cur, multivariate="none", localize=False).drifted
-    assert hits / reps > 0.5
+    assert hits / reps > 0.3

@@ -10,6 +10,14 @@ from shiftguard.stats.distances import (
     wasserstein_test,
 )
 from shiftguard.stats.multiple import adjust_pvalues, reject
+from shiftguard.stats.multivariate import (
+    ClassifierTestResult,
+    KernelTestResult,
+    classifier_test,
+    energy_test,
+    linear_mmd_test,
+    mmd_test,
+)
 from shiftguard.stats.univariate import (
     AndersonResult,
     CategoricalTestResult,
@@ -32,6 +40,12 @@ from shiftguard.stats.univariate import (
 )
 
 __all__ = [
+    "ClassifierTestResult",
+    "KernelTestResult",
+    "classifier_test",
+    "energy_test",
+    "linear_mmd_test",
+    "mmd_test",
     "AndersonResult",
     "CategoricalTestResult",
     "SortedColumns",
