@@ -146,3 +146,11 @@ def test_real_flights_january_vs_july():
     null = compare(jan.iloc[idx[:half]], jan.iloc[idx[half:]], max_rows_multivariate=500,
                    n_permutations=199)
     assert not null.drifted
+
+
+def test_collinear_numeric_columns_localise_with_knn(rng):
+    ref, cur = _frame(rng, 400), _frame(rng, 400, shift=0.5)
+    ref["s"], cur["s"] = ref["u"] + ref["w"], cur["u"] + cur["w"]
+    report = compare(ref, cur, multivariate="none", n_permutations=199)
+    assert report.localization.method == "knn"
+    assert report.column("w").drifted
