@@ -282,13 +282,17 @@ class DriftDetector:
         )
         self._test_of_ = self._assign_tests(table)
         for col in table.columns:
-            _check_not_constant(col)
+            if col.kind == "categorical":
+                _check_not_constant(col.name, col.observed(), col.categories)
         self.reference_ = table
         numeric = [c for c in table.columns if c.kind == "numeric"]
         self.numeric_names_ = tuple(c.name for c in numeric)
         if numeric:
             self.numeric_sorted_ = univariate.presort(_matrix(table, self.numeric_names_))
             sorted_cols = self.numeric_sorted_
+            for j, name in enumerate(self.numeric_names_):
+                k = sorted_cols.n_valid[j]
+                _check_not_constant(name, sorted_cols.values[[0, k - 1], j], ())
             # Columns of the Fortran-ordered sorted copy are contiguous: no table-size temporary.
             observed = [sorted_cols.values[:k, j] for j, k in enumerate(sorted_cols.n_valid)]
             self.numeric_mean_ = np.array([v.mean() for v in observed])
@@ -548,15 +552,13 @@ def _col_index(table: Table, name: str) -> int:
     return table.names.index(name)
 
 
-def _check_not_constant(col: Column) -> None:
-    observed = col.observed()
-    if col.kind == "text":
-        return
+def _check_not_constant(name: str, observed: np.ndarray, categories: Sequence[str]) -> None:
+    """Raise unless ``observed`` (numbers, or codes into ``categories``) holds two values."""
     if observed.size and np.all(observed == observed[0]):
-        value = col.categories[observed[0]] if col.kind == "categorical" else observed[0]
+        value = categories[observed[0]] if categories else observed[0]
         raise InputError(
             f"is constant in the reference (every observed value is {value!r}); "
-            "a drift test needs variation: exclude the column", col.name
+            "a drift test needs variation: exclude the column", name
         )
 
 
