@@ -51,9 +51,9 @@ def _bh_count(sorted_pvalues: np.ndarray, q: float) -> np.ndarray:
 
 
 def _bh_select(pvalues: np.ndarray, q: float) -> np.ndarray:
-    order = np.argsort(pvalues, kind="stable")
-    r = int(_bh_count(pvalues[order], q))
-    return np.sort(order[:r])
+    from shiftguard.stats.multiple import reject
+
+    return np.flatnonzero(reject(pvalues, alpha=q, method="bh"))
 
 
 def _ebh_select(evalues: np.ndarray, q: float) -> np.ndarray:
