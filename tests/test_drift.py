@@ -154,3 +154,12 @@ def test_collinear_numeric_columns_localise_with_knn(rng):
     report = compare(ref, cur, multivariate="none", n_permutations=199)
     assert report.localization.method == "knn"
     assert report.column("w").drifted
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import shiftguard.drift
+
+    result = doctest.testmod(shiftguard.drift)
+    assert result.attempted >= 2 and result.failed == 0
