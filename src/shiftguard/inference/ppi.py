@@ -37,9 +37,11 @@ from shiftguard.inference._sandwich import (
     expit,
     invert_symmetric,
     logistic_solve,
+    pair_products,
     single_threaded_blas,
     solve_symmetric,
     wald_interval,
+    weighted_gram,
     z_quantile,
 )
 
@@ -168,7 +170,22 @@ class _RegressionData:
 
     @functools.cached_property
     def stacked_t(self) -> np.ndarray:
-        return np.concatenate([self.unlabeled_t, self.X.T], axis=1)
+        """Unlabelled then labelled rows, transposed and contiguous (logistic solves)."""
+        N = len(self.Xu)
+        stacked = np.empty((self.X.shape[1], N + len(self.X)))
+        stacked[:, :N] = self.Xu.T
+        stacked[:, N:] = self.X.T
+        return stacked
+
+    @functools.cached_property
+    def stacked_pairs(self) -> np.ndarray | None:
+        """:func:`pair_products` of :attr:`stacked_t`, shared by every solve and score."""
+        return pair_products(self.stacked_t)
+
+    @functools.cached_property
+    def logistic_linear_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``X_unlabeled.T @ yhat_unlabeled``, ``X.T @ y`` and ``X.T @ yhat``."""
+        return self.Xu.T @ self.yhu, self.X.T @ self.y, self.X.T @ self.yhat
 
     @functools.cached_property
     def prediction_fit(self) -> np.ndarray:
@@ -208,10 +225,17 @@ class _RegressionData:
             unl_sum, unl_outer = self.ols_unlabeled_scores
             hessian = hessian + self.gram_unl
         else:
-            Xu_t = self.unlabeled_t
-            fitted_u = expit(pred_theta @ Xu_t)
-            hessian = hessian + (Xu_t * (fitted_u * (1.0 - fitted_u))) @ Xu_t.T
-            unl_sum, unl_outer = _score_moments(Xu_t, fitted_u - self.yhu)
+            stacked_t, pairs = self.stacked_t, self.stacked_pairs
+            fitted_u = expit(pred_theta @ stacked_t[:, :N])
+            curvature = np.empty(N + n)
+            np.multiply(fitted_u, 1.0 - fitted_u, out=curvature[:N])
+            curvature[N:] = 0.0
+            hessian = hessian + weighted_gram(stacked_t, pairs, curvature)
+            resid_u = fitted_u - self.yhu
+            unl_sum = stacked_t[:, :N] @ resid_u
+            np.multiply(resid_u, resid_u, out=curvature[:N])
+            # The labelled tail of curvature is still zero: only unlabelled rows count.
+            unl_outer = weighted_gram(stacked_t, pairs, curvature)
         return _Scores(
             grads, grads_hat, unl_sum, unl_outer, N, invert_symmetric(hessian / (N + n), "X")
         )
@@ -237,9 +261,14 @@ class _RegressionData:
         if start is None:
             # The classical fit on the few labelled rows is a cheap, close starting point.
             start = logistic_solve(np.ascontiguousarray(X.T), np.ones(n), X.T @ self.y)
-        weights = np.concatenate([np.full(N, lam / N), np.full(n, (1.0 - lam) / n)])
-        linear = lam / N * (Xu.T @ self.yhu) + (X.T @ (self.y - lam * self.yhat)) / n
-        return logistic_solve(self.stacked_t, weights, linear, start=start)
+        weights = np.empty(N + n)
+        weights[:N] = lam / N
+        weights[N:] = (1.0 - lam) / n
+        unl_pred, lab_gold, lab_pred = self.logistic_linear_parts
+        linear = lam / N * unl_pred + (lab_gold - lam * lab_pred) / n
+        return logistic_solve(
+            self.stacked_t, weights, linear, start=start, pairs=self.stacked_pairs
+        )
 
 
 def _ppi_glm(
