@@ -261,6 +261,71 @@ def test_adwin_window_statistics():
     assert detector.estimation == pytest.approx(0.5)
 
 
+def _reference_adwin(xs, delta, clock, max_buckets, min_window_length, grace_period):
+    """ADWIN as river implements it, value by value in plain Python: the oracle."""
+    alarms = []
+    rows: list[list[float]] = [[]]
+    width = total = variance = 0.0
+    tick = 0
+    for i, x in enumerate(xs):
+        rows[0].append(x)
+        width += 1.0
+        if width > 1.0:
+            d = x - total / (width - 1.0)
+            variance += (width - 1.0) * d * d / width
+        total += x
+        r = 0
+        while len(rows[r]) == max_buckets + 1:
+            if r + 1 == len(rows):
+                rows.append([])
+            rows[r + 1].append(rows[r].pop(0) + rows[r].pop(0))
+            r += 1
+        tick += 1
+        if tick % clock or width <= grace_period:
+            continue
+        log_term = math.log(2.0 * math.log(width) / delta)
+        boundaries = [(2.0**r, t) for r in range(len(rows) - 1, -1, -1) for t in rows[r]][:-1]
+        n_old, sum_old = 0.0, 0.0
+        for size, t in boundaries:
+            n_old, sum_old = n_old + size, sum_old + t
+            n_new, sum_new = width - n_old, total - sum_old
+            if min(n_old, n_new) < min_window_length:
+                continue
+            m = 1 / (n_old - min_window_length + 1) + 1 / (n_new - min_window_length + 1)
+            eps = math.sqrt(2 * m * variance / width * log_term) + 2 / 3 * log_term * m
+            if abs(sum_old / n_old - sum_new / n_new) > eps:
+                alarms.append(i)
+                rows, width, total, variance, tick = [[]], 0.0, 0.0, 0.0, 0
+                break
+    return alarms
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_adwin_alarms_equal_a_plain_value_by_value_implementation(seed):
+    # the kernel inserts whole segments, updates the variance once per tick and screens
+    # boundaries with a division-free bound; none of that may move an alarm
+    rng = np.random.default_rng(seed)
+    n = 3000
+    step = np.arange(n) >= rng.integers(500, n)
+    kind = seed % 3
+    if kind == 0:
+        xs = rng.normal(0.0, 1.0, n) + step * rng.uniform(0.3, 1.5)
+    elif kind == 1:
+        xs = (rng.random(n) < np.where(step, 0.35, 0.1)).astype(float)
+    else:
+        xs = rng.standard_t(2, n) * 1e3 + 5e4 + step * 3e3
+    params = {
+        "delta": float(rng.choice([0.002, 0.05, 0.3])),
+        "clock": int(rng.choice([1, 7, 32])),
+        "max_buckets": int(rng.choice([2, 5, 8])),
+        "min_window_length": int(rng.choice([1, 5, 20])),
+        "grace_period": int(rng.choice([1, 10, 100])),
+    }
+    expected = _reference_adwin(xs.tolist(), **params)
+    assert expected, "the stream should raise at least one alarm"
+    assert ADWIN(**params).update_many(xs).tolist() == expected
+
+
 def test_cusum_average_run_length_matches_published_values():
     # Montgomery (2009), Table 9.3 (two-sided chart, k = 0.5): ARL0 = 168 (h=4), 465 (h=5);
     # delay to a one-sd shift from the one-sided chart = 8.38 (h=4), 10.4 (h=5).
