@@ -36,15 +36,24 @@ def as_float_array(
         raise InputError(f"expected a {ndim}-D array, got shape {arr.shape}", name)
     if arr.shape[0] < min_size:
         raise InputError(f"needs at least {min_size} rows, got {arr.shape[0]}", name)
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        n_nan = int(np.isnan(arr).sum())
-        n_inf = int(bad.sum()) - n_nan
-        if n_inf:
-            raise InputError(f"holds {n_inf} infinite value(s)", name)
-        if not allow_nan:
-            raise InputError(f"holds {n_nan} NaN value(s); drop or impute them first", name)
+    if not np.isfinite(arr).all():
+        _raise_non_finite(arr, name, allow_nan)
     return np.ascontiguousarray(arr)
+
+
+def _raise_non_finite(arr: np.ndarray, name: str, allow_nan: bool) -> None:
+    """Raise :class:`InputError` for the NaN or infinite values of ``arr``, naming columns."""
+    nan = np.isnan(arr)
+    inf = np.isinf(arr)
+    for mask, what, advice in ((inf, "infinite", ""), (nan, "NaN", "; drop or impute them first")):
+        if not mask.any() or (mask is nan and allow_nan):
+            continue
+        where = ""
+        if arr.ndim == 2:
+            cols = np.flatnonzero(mask.any(axis=0))
+            listed = ", ".join(map(str, cols[:5].tolist())) + (", ..." if cols.size > 5 else "")
+            where = f" in column{'s' if cols.size > 1 else ''} {listed}"
+        raise InputError(f"holds {int(mask.sum())} {what} value(s){where}{advice}", name)
 
 
 def check_alpha(alpha: float, name: str = "alpha") -> float:
