@@ -96,23 +96,20 @@ def _cut_possible(totals, counts, n_rows, width, total, variance, delta, min_win
 
     A cut needs ``|mu_old - mu_new| > eps >= sqrt(2 v L / m)`` with ``1/m >= 1/n_old +
     1/n_new``, i.e. ``(W s_old - T n_old)**2 > 2 L variance n_old n_new`` (window width
-    ``W``, total ``T``): no division and no square root per boundary, and it rules out
-    almost every boundary. River's exact test (:func:`_cut_found`) runs only when one
-    passes, so the alarms are river's.
+    ``W``, total ``T``): no division, no square root and no other test per boundary, and
+    it rules out almost every boundary. River's exact test (:func:`_cut_found`, which also
+    enforces ``min_window_length``) runs only when one passes, so the alarms are river's.
     """
     log_term = math.log(2.0 * math.log(width) / delta)
     bound = 2.0 * log_term * variance * (1.0 - _FILTER_SLACK)
     n_old, sum_old = 0.0, 0.0
     for row in range(n_rows - 1, -1, -1):
         size = float(1 << row)
-        for k in range(counts[row]):
+        for k in range(counts[row] - (1 if row == 0 else 0)):  # not the window's end
             n_old += size
             sum_old += totals[row, k]
-            n_new = width - n_old
-            if n_new < min_window_length:
-                return False
             num = width * sum_old - total * n_old
-            if num * num > bound * n_old * n_new and n_old >= min_window_length:
+            if num * num > bound * n_old * (width - n_old):
                 return True
     return False
 
