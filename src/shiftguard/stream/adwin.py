@@ -50,23 +50,19 @@ def _cut_found(totals, counts, n_rows, width, total, variance, delta, min_window
 
 
 @njit(cache=True)
-def _insert_segment(xs, lo, hi, totals, counts, n_rows, max_buckets, seq, nxt):
-    """Insert ``xs[lo:hi]`` into the exponential histogram; returns the rows in use.
+def _insert_segment(n_new, totals, counts, n_rows, max_buckets, seq, nxt):
+    """Insert ``n_new`` values into the exponential histogram; returns the rows in use.
 
-    Value by value, a row that reaches ``max_buckets + 1`` buckets merges its two oldest
-    into one bucket of the next row. The merged pairs of a row are therefore the leading
-    pairs of the row's sequence (its buckets, then its arrivals, oldest first), and their
-    number depends only on the sequence's length: a segment goes in row by row, with the
-    same additions in the same order as one value at a time. ``seq`` and ``nxt`` are
-    scratch buffers of at least ``2 * (hi - lo + max_buckets + 2)`` values.
+    ``seq`` holds row 0's sequence on entry: its ``counts[0]`` buckets, then the new
+    values. Value by value, a row that reaches ``max_buckets + 1`` buckets merges its two
+    oldest into one bucket of the next row. The merged pairs of a row are therefore the
+    leading pairs of the row's sequence (its buckets, then its arrivals, oldest first),
+    and their number depends only on the sequence's length: a segment goes in row by row,
+    with the same additions in the same order as one value at a time. ``seq`` and ``nxt``
+    are scratch buffers of at least ``2 * (n_new + max_buckets + 2)`` values.
     """
     width = max_buckets + 1
-    n_old = counts[0]
-    for k in range(width):
-        seq[k] = totals[0, k]
-    for k in range(hi - lo):
-        seq[n_old + k] = xs[lo + k]
-    n = n_old + hi - lo
+    n = counts[0] + n_new
     row = 0
     while True:
         n_merged = 0 if n <= max_buckets else (n - max_buckets - 1) // 2 + 1
@@ -136,8 +132,12 @@ def _adwin_run(xs, totals, counts, s, delta, clock, max_buckets, min_window_leng
         hi = min(xs.size, lo + to_tick)
         if block_n == 0.0:
             shift = total / width if width > 0.0 else xs[lo]
+        n_old = counts[0]  # row 0's sequence, its buckets then the new values, goes to seq
+        for k in range(max_buckets + 1):
+            seq[k] = totals[0, k]
         for i in range(lo, hi):
             x = xs[i]
+            seq[n_old + i - lo] = x
             d = x - shift
             block_s += d
             block_ss += d * d
@@ -145,7 +145,7 @@ def _adwin_run(xs, totals, counts, s, delta, clock, max_buckets, min_window_leng
         block_n += hi - lo
         width += hi - lo
         tick += hi - lo
-        n_rows = _insert_segment(xs, lo, hi, totals, counts, n_rows, max_buckets, seq, nxt)
+        n_rows = _insert_segment(hi - lo, totals, counts, n_rows, max_buckets, seq, nxt)
         lo = hi
         if tick % iclock != 0:
             break
