@@ -8,7 +8,7 @@ import pytest
 
 from helpers import binomial_band
 from shiftguard.inference import dsl
-from shiftguard.inference._sandwich import expit, logistic_solve, wald_interval
+from shiftguard.inference._sandwich import design_products, expit, logistic_solve, wald_interval
 
 REPS = 500
 LOGIT_COEF = np.array([-0.5, 1.0, 0.5])
@@ -29,7 +29,7 @@ def _surrogate_documents(rng: np.random.Generator, n: int = 2000, pi: float = 0.
 def _naive_logistic_interval(X: np.ndarray, labels: np.ndarray):
     """Logistic regression on the surrogate labels with HC0 sandwich errors."""
     design = np.column_stack([np.ones(len(X)), X])
-    coef = logistic_solve(np.ascontiguousarray(design.T), np.ones(len(X)), design.T @ labels)
+    coef = logistic_solve(design_products(design), 1.0, design.T @ labels)
     p = expit(design @ coef)
     bread = np.linalg.inv((design * (p * (1 - p))[:, None]).T @ design)
     scores = design * (labels - p)[:, None]

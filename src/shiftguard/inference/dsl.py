@@ -46,6 +46,7 @@ from shiftguard._validation import (
 from shiftguard.errors import EstimatorError, InputError, ParameterError
 from shiftguard.inference._sandwich import (
     InferenceResult,
+    design_products,
     expit,
     invert_symmetric,
     least_squares,
@@ -333,7 +334,7 @@ def dsl(
         hessian = design.T @ design / n
     else:
         with single_threaded_blas():
-            coef = logistic_solve(np.ascontiguousarray(design.T), np.ones(n), design.T @ pseudo)
+            coef = logistic_solve(design_products(design), 1.0, design.T @ pseudo)
         fitted = expit(design @ coef)
         scores = design * (pseudo - fitted)[:, None]
         hessian = (design * (fitted * (1.0 - fitted))[:, None]).T @ design / n

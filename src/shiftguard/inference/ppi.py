@@ -33,15 +33,15 @@ from shiftguard._validation import as_float_array, check_alpha, check_choice
 from shiftguard.errors import InputError, ParameterError
 from shiftguard.inference._sandwich import (
     ALTERNATIVES,
+    DesignProducts,
     InferenceResult,
-    expit,
+    design_products,
+    expit_and_slope,
     invert_symmetric,
     logistic_solve,
-    pair_products,
     single_threaded_blas,
     solve_symmetric,
     wald_interval,
-    weighted_gram,
     z_quantile,
 )
 
@@ -90,31 +90,47 @@ def _regression_inputs(
     return X_arr, y_arr, yhat_arr, Xu, yhu
 
 
-def _cov(rows: np.ndarray) -> np.ndarray:
-    """Sample covariance (ddof 1) of the rows of a 2-D array, as ``np.cov(rows.T)``."""
-    centred = rows - rows.mean(axis=0)
-    return centred.T @ centred / (len(rows) - 1)
-
-
 @dataclasses.dataclass(frozen=True)
 class _Scores:
     """Score vectors of the loss at one parameter value.
 
-    The labelled rows (few) keep their per-row scores; the unlabelled rows (many) are
-    summarised by the sum and the sum of outer products of their scores, which is all
-    the variance formulas need and avoids stacking or re-centring N-by-d arrays.
+    Labelled row ``i`` has the gold score ``x_i * resid[0, i]`` and the prediction score
+    ``x_i * resid[1, i]``; the rows keep only these residuals, and sums and sums of outer
+    products of the scores come from ``design``, the labelled rows as
+    :class:`DesignProducts`. The unlabelled rows (many) are summarised by the sum and the
+    sum of outer products of their scores. That is all the variance formulas need, and no
+    n-by-d or N-by-d score array is formed or re-centred. Logistic scores that use the
+    unlabelled rows also keep ``hessians``, the labelled and unlabelled sums of the loss
+    Hessian.
     """
 
-    grads: np.ndarray
-    grads_hat: np.ndarray
+    design: DesignProducts
+    resid: np.ndarray
     unl_sum: np.ndarray
     unl_outer: np.ndarray
     n_unlabeled: int
     inv_hessian: np.ndarray
+    hessians: tuple[np.ndarray, np.ndarray] | None = None
+
+    @functools.cached_property
+    def labeled_moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sums of the labelled gold and prediction scores (rows of a 2-by-d array), and the
+        sums of outer products gold-prediction and prediction-prediction (2-by-d-by-d)."""
+        resid = self.resid
+        sums, grams = self.design.sums_and_grams(np.concatenate((resid, resid[1] * resid)))
+        return sums[:2], grams[2:]
 
     def unlabeled_cov(self) -> np.ndarray:
         N = self.n_unlabeled
         return (self.unl_outer - np.outer(self.unl_sum, self.unl_sum) / N) / (N - 1)
+
+    def labeled_cov(self, lam: float) -> np.ndarray:
+        """Sample covariance (ddof 1) of the labelled rectified scores, gold minus ``lam``
+        times prediction."""
+        n = self.resid.shape[1]
+        resid = self.resid[0] - lam * self.resid[1]
+        sums, grams = self.design.sums_and_grams(np.stack((resid, resid * resid)))
+        return (grams[1] - np.outer(sums[0], sums[0]) / n) / (n - 1)
 
 
 def _tuned_lam(scores: _Scores) -> float:
@@ -124,18 +140,20 @@ def _tuned_lam(scores: _Scores) -> float:
     covariance of gold and prediction scores on the labelled rows and ``V`` the covariance
     of prediction scores over all rows.
     """
-    n, N = len(scores.grads), scores.n_unlabeled
-    g_c = scores.grads - scores.grads.mean(axis=0)
-    gh_c = scores.grads_hat - scores.grads_hat.mean(axis=0)
-    cross = (g_c.T @ gh_c + gh_c.T @ g_c) / n
+    n, N = scores.resid.shape[1], scores.n_unlabeled
+    (gold_sum, pred_sum), (gold_pred, pred_pred) = scores.labeled_moments
+    # sum_i (g_i - g_bar)(h_i - h_bar)^T = sum_i g_i h_i^T - n g_bar h_bar^T; C is this plus
+    # its transpose, over n.
+    cross = gold_pred - np.outer(gold_sum, pred_sum) / n
     total = n + N
-    pooled_sum = scores.grads_hat.sum(axis=0) + scores.unl_sum
-    pooled_outer = scores.grads_hat.T @ scores.grads_hat + scores.unl_outer
+    pooled_sum = pred_sum + scores.unl_sum
+    pooled_outer = pred_pred + scores.unl_outer
     var_hat = (pooled_outer - np.outer(pooled_sum, pooled_sum) / total) / (total - 1)
-    inv_h = scores.inv_hessian
-    num = np.trace(inv_h @ cross @ inv_h)
-    denom = 2.0 * (1.0 + n / N) * np.trace(inv_h @ var_hat @ inv_h)
-    return float(np.clip(num / denom, 0.0, 1.0))
+    # tr(H^-1 S H^-1) = <H^-2, S> (elementwise) for symmetric H^-1, and <H^-2, M^T> = <H^-2, M>.
+    inv_h2 = scores.inv_hessian @ scores.inv_hessian
+    num = 2.0 * np.vdot(inv_h2, cross) / n
+    denom = 2.0 * (1.0 + n / N) * np.vdot(inv_h2, var_hat)
+    return min(max(float(num / denom), 0.0), 1.0)
 
 
 def _score_moments(design_t: np.ndarray, resid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -143,9 +161,58 @@ def _score_moments(design_t: np.ndarray, resid: np.ndarray) -> tuple[np.ndarray,
     return design_t @ resid, (design_t * (resid * resid)) @ design_t.T
 
 
+class _SolutionPath:
+    """Logistic PPI estimates ``theta(lam)`` found so far, with their slopes
+    ``d theta / d lam`` where known, to predict the estimate at a new ``lam``.
+
+    The estimate is a smooth function of ``lam``, and Hermite interpolation (the polynomial
+    through every known value and slope) predicts it far better than a step along the
+    slope from the last estimate: on 500 + 10,000 rows, to about 1e-3 from the classical
+    fit (``lam = 0``) and the PPI fit with its slope, and to 1e-7 or better once a second
+    slope is known. The solve from the prediction then needs one or two Newton passes
+    fewer.
+    """
+
+    def __init__(self) -> None:
+        # A lam with a known slope appears twice: the Hermite nodes.
+        self._nodes: list[float] = []
+        self._values: list[np.ndarray] = []
+        self._slopes: dict[float, np.ndarray] = {}
+
+    def add(self, lam: float, theta: np.ndarray, slope: np.ndarray | None = None) -> None:
+        # Tuning can return a lam already on the path (0 or 1): nothing new to add.
+        if lam in self._nodes:
+            return
+        repeats = 1 if slope is None else 2
+        self._nodes += [lam] * repeats
+        self._values += [theta] * repeats
+        if slope is not None:
+            self._slopes[lam] = slope
+
+    def predict(self, lam: float) -> np.ndarray:
+        """Newton form of the interpolant: divided differences over the nodes, where the
+        difference over a repeated node is the slope there."""
+        nodes = self._nodes
+        diffs = list(self._values)
+        coefs = [diffs[0]]
+        for order in range(1, len(nodes)):
+            diffs = [
+                self._slopes[nodes[i]]
+                if nodes[i + order] == nodes[i]
+                else (diffs[i + 1] - diffs[i]) / (nodes[i + order] - nodes[i])
+                for i in range(len(diffs) - 1)
+            ]
+            coefs.append(diffs[0])
+        prediction = coefs[-1]
+        for k in range(len(coefs) - 2, -1, -1):
+            prediction = coefs[k] + (lam - nodes[k]) * prediction
+        return prediction
+
+
 @dataclasses.dataclass(frozen=True)
 class _RegressionData:
-    """Validated regression inputs with the products reused across estimates."""
+    """Validated regression inputs with the products reused across estimates and, for
+    logistic regression, the estimates found so far."""
 
     kind: str
     X: np.ndarray
@@ -163,34 +230,38 @@ class _RegressionData:
         return self.unlabeled_t @ self.unlabeled_t.T
 
     @functools.cached_property
+    def design(self) -> DesignProducts:
+        """Unlabelled then labelled rows, with the column products for logistic regression
+        (shared by every solve and score)."""
+        return design_products(self.Xu, self.X, with_products=self.kind == "logistic")
+
+    @functools.cached_property
+    def unlabeled_design(self) -> DesignProducts:
+        return self.design.columns(slice(None, len(self.Xu)))
+
+    @functools.cached_property
+    def labeled_design(self) -> DesignProducts:
+        return self.design.columns(slice(len(self.Xu), None))
+
+    @property
     def unlabeled_t(self) -> np.ndarray:
-        """``X_unlabeled`` transposed and contiguous: row-weighted products over the many
-        unlabelled rows are several times faster in this layout."""
-        return np.ascontiguousarray(self.Xu.T)
+        return self.unlabeled_design.design_t
 
     @functools.cached_property
-    def stacked_t(self) -> np.ndarray:
-        """Unlabelled then labelled rows, transposed and contiguous (logistic solves)."""
-        N = len(self.Xu)
-        stacked = np.empty((self.X.shape[1], N + len(self.X)))
-        stacked[:, :N] = self.Xu.T
-        stacked[:, N:] = self.X.T
-        return stacked
-
-    @functools.cached_property
-    def stacked_pairs(self) -> np.ndarray | None:
-        """:func:`pair_products` of :attr:`stacked_t`, shared by every solve and score."""
-        return pair_products(self.stacked_t)
+    def labels(self) -> np.ndarray:
+        """``y`` and ``yhat`` as the rows of a 2-by-n array."""
+        return np.stack((self.y, self.yhat))
 
     @functools.cached_property
     def logistic_linear_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``X_unlabeled.T @ yhat_unlabeled``, ``X.T @ y`` and ``X.T @ yhat``."""
-        return self.Xu.T @ self.yhu, self.X.T @ self.y, self.X.T @ self.yhat
+        lab_gold, lab_pred = self.labels @ self.X
+        return self.unlabeled_t @ self.yhu, lab_gold, lab_pred
 
     @functools.cached_property
     def prediction_fit(self) -> np.ndarray:
         """Least-squares coefficients of the predictions on the unlabelled rows."""
-        return solve_symmetric(self.gram_unl, self.Xu.T @ self.yhu, "X_unlabeled")
+        return solve_symmetric(self.gram_unl, self.unlabeled_t @ self.yhu, "X_unlabeled")
 
     def scores(self, theta: np.ndarray, use_unlabeled: bool) -> _Scores:
         """Per-row scores and the inverse mean Hessian for the influence function of the
@@ -201,43 +272,46 @@ class _RegressionData:
         y - lam * yhat on X)``, so the prediction scores are residual scores of the
         prediction fit (at :attr:`prediction_fit`) and the gold scores are at ``theta``.
         """
-        X, Xu = self.X, self.Xu
-        n, N = len(X), len(Xu)
-        if self.kind == "ols":
-            pred_theta = self.prediction_fit
-            fitted, fitted_pred = X @ theta, X @ pred_theta
-            hessian = self.gram
-        else:
-            pred_theta = theta
-            fitted = fitted_pred = expit(X @ theta)
-            hessian = (X * (fitted * (1.0 - fitted))[:, None]).T @ X
-        grads = X * (fitted - self.y)[:, None]
-        grads_hat = X * (fitted_pred - self.yhat)[:, None]
+        X = self.X
+        n, N = len(X), len(self.Xu)
         d = X.shape[1]
+        hessians = None
+        design = self.labeled_design
+        if self.kind == "ols":
+            resid = np.stack((X @ theta - self.y, X @ self.prediction_fit - self.yhat))
+            hessian = self.gram
+            if use_unlabeled:
+                # The prediction fit does not change with lam: one pass over the unlabelled
+                # rows serves every call.
+                unl_sum, unl_outer = self.ols_unlabeled_scores
+                hessian = hessian + self.gram_unl
+        else:
+            # All rows in one pass (the labelled ones last), or the labelled ones alone.
+            rows = self.design if use_unlabeled else design
+            work = np.empty((3, rows.n))
+            fitted, squares, curvature = work
+            expit_and_slope(
+                theta @ rows.design_t, fitted, curvature, eta_bound=rows.eta_bound(theta)
+            )
+            resid = fitted[-n:] - self.labels
+            hessian = design.gram(curvature[-n:])
+            if use_unlabeled:
+                # Unlabelled residuals overwrite the fitted values: with their squares and
+                # the curvature they are the weights of one pass over the unlabelled rows.
+                resid_u = np.subtract(fitted[:N], self.yhu, out=fitted[:N])
+                np.square(resid_u, out=squares[:N])
+                sums, grams = self.unlabeled_design.sums_and_grams(work[:, :N])
+                unl_sum, unl_outer, unl_hessian = sums[0], grams[1], grams[2]
+                hessians = hessian, unl_hessian
+                hessian = hessian + unl_hessian
         if not use_unlabeled:
             return _Scores(
-                grads, grads_hat, np.zeros(d), np.zeros((d, d)), N,
+                design, resid, np.zeros(d), np.zeros((d, d)), N,
                 invert_symmetric(hessian / n, "X"),
             )
-        if self.kind == "ols":
-            # The prediction fit does not change with lam: one pass over the unlabelled
-            # rows serves every call.
-            unl_sum, unl_outer = self.ols_unlabeled_scores
-            hessian = hessian + self.gram_unl
-        else:
-            stacked_t, pairs = self.stacked_t, self.stacked_pairs
-            fitted_u = expit(pred_theta @ stacked_t[:, :N])
-            curvature = np.empty(N + n)
-            np.multiply(fitted_u, 1.0 - fitted_u, out=curvature[:N])
-            curvature[N:] = 0.0
-            hessian = hessian + weighted_gram(stacked_t, pairs, curvature)
-            resid_u = fitted_u - self.yhu
-            unl_sum = stacked_t[:, :N] @ resid_u
-            np.multiply(resid_u, resid_u, out=curvature[:N])
-            # The labelled tail of curvature is still zero: only unlabelled rows count.
-            unl_outer = weighted_gram(stacked_t, pairs, curvature)
         return _Scores(
-            grads, grads_hat, unl_sum, unl_outer, N, invert_symmetric(hessian / (N + n), "X")
+            design, resid, unl_sum, unl_outer, N,
+            invert_symmetric(hessian / (N + n), "X"), hessians,
         )
 
     @functools.cached_property
@@ -246,29 +320,62 @@ class _RegressionData:
         Xu_t = self.unlabeled_t
         return _score_moments(Xu_t, self.prediction_fit @ Xu_t - self.yhu)
 
-    def estimate(self, lam: float, start: np.ndarray | None = None) -> np.ndarray:
+    def estimate(self, lam: float) -> np.ndarray:
         """The PPI estimate at weight ``lam`` (see :meth:`scores` for its form)."""
-        X, Xu = self.X, self.Xu
-        n, N = len(X), len(Xu)
         if self.kind == "ols":
             # Imputed fit plus rectifier fit, as in the PPI paper and ppi-python. It is
             # not the minimiser of the rectified squared loss (unless both samples have
             # the same Gram matrix) and is more efficient than it when the predictions
             # are biased: the rectifier regression absorbs the bias.
             return lam * self.prediction_fit + solve_symmetric(
-                self.gram, X.T @ (self.y - lam * self.yhat), "X"
+                self.gram, self.X.T @ (self.y - lam * self.yhat), "X"
             )
-        if start is None:
-            # The classical fit on the few labelled rows is a cheap, close starting point.
-            start = logistic_solve(np.ascontiguousarray(X.T), np.ones(n), X.T @ self.y)
-        weights = np.empty(N + n)
-        weights[:N] = lam / N
-        weights[N:] = (1.0 - lam) / n
+        return self._logistic_solve(lam, start=self.logistic_path.predict(lam))
+
+    @functools.cached_property
+    def logistic_path(self) -> _SolutionPath:
+        """Logistic estimates found so far, starting with the classical fit (``lam = 0``,
+        ``y`` on the few labelled rows: cheap).
+
+        The classical fit is here only a start and an interpolation node, so it is solved
+        to ``tol=1e-3`` (an error of order 1e-8, by quadratic convergence) in one Newton
+        pass fewer; an estimate at ``lam = 0`` is refined from it like any other.
+        """
+        path = _SolutionPath()
+        path.add(0.0, self._logistic_solve(0.0, start=None, tol=1e-3))
+        return path
+
+    def _logistic_solve(
+        self, lam: float, start: np.ndarray | None, tol: float = 1e-6
+    ) -> np.ndarray:
+        """Minimise the rectified logistic loss at weight ``lam`` by Newton's method."""
+        n, N = len(self.X), len(self.Xu)
         unl_pred, lab_gold, lab_pred = self.logistic_linear_parts
         linear = lam / N * unl_pred + (lab_gold - lam * lab_pred) / n
-        return logistic_solve(
-            self.stacked_t, weights, linear, start=start, pairs=self.stacked_pairs
-        )
+        # Rows of weight 0 (unlabelled at lam = 0, labelled at lam = 1) are left out.
+        weights: np.ndarray | float
+        if lam == 0.0:
+            design, weights = self.labeled_design, 1.0 / n
+        elif lam == 1.0:
+            design, weights = self.unlabeled_design, 1.0 / N
+        else:
+            design, weights = self.design, np.empty(N + n)
+            weights[:N] = lam / N
+            weights[N:] = (1.0 - lam) / n
+        return logistic_solve(design, weights, linear, start=start, tol=tol)
+
+    def record_solution(self, lam: float, theta: np.ndarray, scores: _Scores) -> None:
+        """Add the estimate at ``lam`` and its slope in ``lam``, from the ``scores`` at it,
+        to :attr:`logistic_path` (OLS estimates are closed-form: nothing to record)."""
+        if self.kind == "ols":
+            return
+        n, N = len(self.X), len(self.Xu)
+        lab_hessian, unl_hessian = scores.hessians
+        # Implicit function theorem on the stationarity condition
+        # gold_sum / n + lam (unl_sum / N - pred_sum / n) = 0.
+        jacobian = lam / N * unl_hessian + (1.0 - lam) / n * lab_hessian
+        change = scores.unl_sum / N - scores.labeled_moments[0][1] / n
+        self.logistic_path.add(lam, theta, -solve_symmetric(jacobian, change, "X"))
 
 
 def _ppi_glm(
@@ -298,22 +405,16 @@ def _ppi_glm(
             theta, lam_hat = data.estimate(1.0), 1.0
             for _ in range(2):
                 scores = data.scores(theta, use_unlabeled=True)
-                lam_next = _tuned_lam(scores)
-                # First-order move of the solution with lam (implicit function theorem):
-                # d theta / d lam = -H^-1 (mean unlabelled minus mean labelled prediction
-                # score). It starts the next solve close, saving Newton passes.
-                slope = scores.unl_sum / len(data.yhu) - scores.grads_hat.mean(axis=0)
-                start = theta - (lam_next - lam_hat) * (scores.inv_hessian @ slope)
-                lam_hat = lam_next
-                theta = data.estimate(lam_hat, start=start)
+                # The estimate and its slope in lam start the next solve close to its end.
+                data.record_solution(lam_hat, theta, scores)
+                lam_hat = _tuned_lam(scores)
+                theta = data.estimate(lam_hat)
         else:
             lam_hat = lam
             theta = data.estimate(lam_hat)
         scores = data.scores(theta, use_unlabeled=lam_hat != 0.0)
     n, N = len(data.y), len(data.yhu)
-    meat = n / N * lam_hat**2 * scores.unlabeled_cov() + _cov(
-        scores.grads - lam_hat * scores.grads_hat
-    )
+    meat = n / N * lam_hat**2 * scores.unlabeled_cov() + scores.labeled_cov(lam_hat)
     inv_h = scores.inv_hessian
     stderr = np.sqrt(np.diag(inv_h @ meat @ inv_h) / n)
     lo, hi = wald_interval(theta, stderr, alpha, alternative)
@@ -400,8 +501,8 @@ def ppi_mean_ci(
         centred_u = yhu - theta
         lam_hat = _tuned_lam(
             _Scores(
-                (y_arr - theta)[:, None],
-                (yhat_arr - theta)[:, None],
+                DesignProducts(np.ones((1, n)), 1, None, (1.0,)),
+                np.stack((y_arr, yhat_arr)) - theta,
                 np.array([centred_u.sum()]),
                 np.array([[centred_u @ centred_u]]),
                 N,

@@ -1,0 +1,76 @@
+"""The shared M-estimation pieces behind the PPI and DSL solvers, against direct formulas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shiftguard.inference._sandwich import design_products, expit, expit_and_slope
+from shiftguard.inference.ppi import _SolutionPath
+
+
+def _design(rng: np.random.Generator, n: int, d: int, ones_at: int | None) -> np.ndarray:
+    X = rng.normal(size=(n, d))
+    if ones_at is not None:
+        X[:, ones_at] = 1.0
+    return X
+
+
+@pytest.mark.parametrize(
+    ("d", "ones_at"), [(5, 0), (5, 4), (5, None), (1, 0), (12, 0), (12, None)]
+)
+def test_design_products_give_weighted_sums_and_gram_matrices(d, ones_at):
+    """With or without an intercept (whose products are not stored again), and beyond the
+    column count where products are kept at all; for two stacked blocks and a slice."""
+    rng = np.random.default_rng(d)
+    first, second = _design(rng, 40, d, ones_at), _design(rng, 25, d, ones_at)
+    design = design_products(first, second)
+    X = np.vstack([first, second])
+    weights = rng.random((3, len(X)))
+    sums, grams = design.sums_and_grams(weights)
+    np.testing.assert_allclose(sums, weights @ X, rtol=1e-12)
+    np.testing.assert_allclose(grams, np.einsum("ki,ij,il->kjl", weights, X, X), rtol=1e-12)
+    part = design.columns(slice(40, None))
+    np.testing.assert_allclose(part.gram(weights[0, 40:]), (second.T * weights[0, 40:]) @ second,
+                               rtol=1e-12)
+    beta = rng.normal(size=d)
+    assert np.abs(X @ beta).max() <= design.eta_bound(beta)
+
+
+@pytest.mark.parametrize("eta_bound", [np.inf, 699.0])
+def test_expit_and_slope_are_weighted_probability_and_curvature(eta_bound):
+    eta = np.linspace(-40.0, 40.0, 201)
+    prob, slope = np.empty_like(eta), np.empty_like(eta)
+    expit_and_slope(eta, prob, slope, 0.5, eta_bound=eta_bound)
+    p = expit(eta)
+    np.testing.assert_allclose(prob, 0.5 * p, rtol=1e-14)
+    # p (1 - p) with 1 - p = expit(-eta): relative precision also where p is near 1.
+    np.testing.assert_allclose(slope, 0.5 * p * expit(-eta), rtol=1e-14)
+
+
+def test_expit_and_slope_do_not_overflow_far_out():
+    eta = np.array([-1e4, -750.0, 0.0, 750.0, 1e4])
+    prob, slope = np.empty_like(eta), np.empty_like(eta)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        expit_and_slope(eta, prob, slope)
+    np.testing.assert_allclose(prob, [0.0, 0.0, 0.5, 1.0, 1.0], atol=1e-300)
+    np.testing.assert_allclose(slope, [0.0, 0.0, 0.25, 0.0, 0.0], atol=1e-300)
+
+
+def test_solution_path_interpolates_values_and_slopes():
+    """Hermite interpolation through three values and two slopes is exact for a quartic."""
+
+    def f(t):
+        return np.array([1.0 - 2.0 * t + 3.0 * t**4, 0.5 * t**2 - t**3])
+
+    def df(t):
+        return np.array([-2.0 + 12.0 * t**3, t - 3.0 * t**2])
+
+    path = _SolutionPath()
+    path.add(0.0, f(0.0))
+    np.testing.assert_allclose(path.predict(0.7), f(0.0))
+    path.add(1.0, f(1.0), df(1.0))
+    path.add(0.4, f(0.4), df(0.4))
+    path.add(1.0, f(1.0) + 5.0, df(1.0))
+    for t in (0.0, 0.37, 0.4, 0.9, 1.0):
+        np.testing.assert_allclose(path.predict(t), f(t), rtol=1e-12, atol=1e-12)
