@@ -37,6 +37,32 @@ def test_design_products_give_weighted_sums_and_gram_matrices(d, ones_at):
     assert np.abs(X @ beta).max() <= design.eta_bound(beta)
 
 
+def test_products_are_skipped_past_the_memory_cap(monkeypatch):
+    """Past the cap on stored products the same sums and Gram matrices come from the
+    design alone, and PPI intervals do not change."""
+    from shiftguard.inference import _sandwich, ppi_logistic_ci, ppi_ols_ci
+
+    rng = np.random.default_rng(7)
+    X, Xu = _design(rng, 60, 4, 0), _design(rng, 400, 4, 0)
+    y = X @ [0.5, 1.0, -1.0, 0.3] + rng.normal(size=60)
+    yhat, yhat_u = y + rng.normal(size=60), Xu @ [0.4, 1.0, -1.0, 0.3]
+    yb, ybhat = (y > 0).astype(float), (yhat > 0).astype(float)
+    ybhat_u = (yhat_u + rng.normal(size=400) > 0).astype(float)
+    weights = rng.random((2, 460))
+    with_products = design_products(X, Xu)
+    before = [ppi_ols_ci(X, y, yhat, Xu, yhat_u), ppi_logistic_ci(X, yb, ybhat, Xu, ybhat_u)]
+    monkeypatch.setattr(_sandwich, "_PAIR_PRODUCTS_MAX_VALUES", 100)
+    without = design_products(X, Xu)
+    assert with_products.gram_index is not None and without.gram_index is None
+    pairs = zip(with_products.sums_and_grams(weights), without.sums_and_grams(weights), strict=True)
+    for a, b in pairs:
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    after = [ppi_ols_ci(X, y, yhat, Xu, yhat_u), ppi_logistic_ci(X, yb, ybhat, Xu, ybhat_u)]
+    for a, b in zip(before, after, strict=True):
+        np.testing.assert_allclose(a.estimate, b.estimate, rtol=1e-9)
+        np.testing.assert_allclose(a.stderr, b.stderr, rtol=1e-9)
+
+
 @pytest.mark.parametrize("eta_bound", [np.inf, 699.0])
 def test_expit_and_slope_are_weighted_probability_and_curvature(eta_bound):
     eta = np.linspace(-40.0, 40.0, 201)

@@ -29,6 +29,9 @@ _SAFE_ETA_CHANGE = 1.5
 # weighted Gram matrix is one matrix-vector product (about 3x faster than the
 # d-by-N-by-d product at 5 columns); beyond it they cost too much memory for too little.
 _PAIR_PRODUCTS_MAX_COLUMNS = 10
+# ... and while the products take at most this many values (128 MiB): beyond that the
+# memory, not the time, is what a user notices.
+_PAIR_PRODUCTS_MAX_VALUES = 1 << 24
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,7 +207,7 @@ class DesignProducts:
 
 def design_products(*blocks: np.ndarray, with_products: bool = True) -> DesignProducts:
     """:class:`DesignProducts` of the rows of ``blocks`` (each ``(n_i, d)``) stacked, with
-    the column products only if ``with_products`` (and few enough columns).
+    the column products only if ``with_products`` (and few enough columns and values).
 
     Everything is one allocation: glibc hands the free top of its heap back to the system
     once it exceeds the trim threshold, by default twice the largest block it has served
@@ -214,9 +217,14 @@ def design_products(*blocks: np.ndarray, with_products: bool = True) -> DesignPr
     took about 450 minor page faults a call in some processes).
     """
     d = blocks[0].shape[1]
-    with_products = with_products and d <= _PAIR_PRODUCTS_MAX_COLUMNS
+    n_rows = sum(map(len, blocks))
+    with_products = (
+        with_products
+        and d <= _PAIR_PRODUCTS_MAX_COLUMNS
+        and n_rows * d * (d + 1) // 2 <= _PAIR_PRODUCTS_MAX_VALUES
+    )
     # Room for every pair product; with a column of ones fewer rows are filled.
-    whole = np.empty((d * (d + 3) // 2 if with_products else d, sum(map(len, blocks))))
+    whole = np.empty((d * (d + 3) // 2 if with_products else d, n_rows))
     design_t = whole[:d]
     start = 0
     for block in blocks:

@@ -156,11 +156,6 @@ def _tuned_lam(scores: _Scores) -> float:
     return min(max(float(num / denom), 0.0), 1.0)
 
 
-def _score_moments(design_t: np.ndarray, resid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sum and sum of outer products of the scores ``x_i * resid_i`` (design transposed)."""
-    return design_t @ resid, (design_t * (resid * resid)) @ design_t.T
-
-
 class _SolutionPath:
     """Logistic PPI estimates ``theta(lam)`` found so far, with their slopes
     ``d theta / d lam`` where known, to predict the estimate at a new ``lam``.
@@ -226,14 +221,22 @@ class _RegressionData:
         return self.X.T @ self.X
 
     @functools.cached_property
+    def unlabeled_moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """``X_unlabeled.T @ yhat_unlabeled`` and ``X_unlabeled.T @ X_unlabeled``, one pass."""
+        sums, grams = self.unlabeled_design.sums_and_grams(
+            np.stack((self.yhu, np.ones_like(self.yhu)))
+        )
+        return sums[0], grams[1]
+
+    @property
     def gram_unl(self) -> np.ndarray:
-        return self.unlabeled_t @ self.unlabeled_t.T
+        return self.unlabeled_moments[1]
 
     @functools.cached_property
     def design(self) -> DesignProducts:
         """Unlabelled then labelled rows, with the column products for logistic regression
         (shared by every solve and score)."""
-        return design_products(self.Xu, self.X, with_products=self.kind == "logistic")
+        return design_products(self.Xu, self.X)
 
     @functools.cached_property
     def unlabeled_design(self) -> DesignProducts:
@@ -261,7 +264,8 @@ class _RegressionData:
     @functools.cached_property
     def prediction_fit(self) -> np.ndarray:
         """Least-squares coefficients of the predictions on the unlabelled rows."""
-        return solve_symmetric(self.gram_unl, self.unlabeled_t @ self.yhu, "X_unlabeled")
+        pred_sum, gram = self.unlabeled_moments
+        return solve_symmetric(gram, pred_sum, "X_unlabeled")
 
     def scores(self, theta: np.ndarray, use_unlabeled: bool) -> _Scores:
         """Per-row scores and the inverse mean Hessian for the influence function of the
@@ -317,8 +321,9 @@ class _RegressionData:
     @functools.cached_property
     def ols_unlabeled_scores(self) -> tuple[np.ndarray, np.ndarray]:
         """Sum and sum of outer products of the prediction fit's unlabelled scores."""
-        Xu_t = self.unlabeled_t
-        return _score_moments(Xu_t, self.prediction_fit @ Xu_t - self.yhu)
+        resid = self.prediction_fit @ self.unlabeled_t - self.yhu
+        sums, grams = self.unlabeled_design.sums_and_grams(np.stack((resid, resid * resid)))
+        return sums[0], grams[1]
 
     def estimate(self, lam: float) -> np.ndarray:
         """The PPI estimate at weight ``lam`` (see :meth:`scores` for its form)."""
