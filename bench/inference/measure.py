@@ -107,6 +107,7 @@ def warm(side: str, data_dir: Path) -> dict:
             times.append(time.perf_counter() - t0)
         out[method] = {
             "median_s": float(np.median(times)),
+            "best_s": float(np.min(times)),
             "calls": len(times),
             "ci_low": np.ravel(lo).tolist(),
             "ci_high": np.ravel(hi).tolist(),
