@@ -234,8 +234,8 @@ class _RegressionData:
 
     @functools.cached_property
     def design(self) -> DesignProducts:
-        """Unlabelled then labelled rows, with the column products for logistic regression
-        (shared by every solve and score)."""
+        """Unlabelled then labelled rows with their column products, shared by every
+        Gram matrix, solve and score."""
         return design_products(self.Xu, self.X)
 
     @functools.cached_property
