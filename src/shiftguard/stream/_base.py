@@ -49,10 +49,15 @@ class StreamDetector:
         self._state = self._initial_state()
         self.drift_detected = False
         self.n_seen = 0
+        # one-value batch and alarm buffers, reused by every update(): no allocation per value
+        self._single = (np.empty(1), np.empty(1, dtype=np.int64))
 
     def update(self, x: float) -> StreamDetector:
         """Feed one value; afterwards ``drift_detected`` tells whether it raised an alarm."""
-        self._run(np.array([as_stream_value(x, "x", self._support)]))
+        value, alarm = self._single
+        value[0] = as_stream_value(x, "x", self._support)
+        self.drift_detected = bool(self._process(value, alarm))
+        self.n_seen += 1
         return self
 
     def update_many(self, xs: Any) -> np.ndarray:
