@@ -17,7 +17,8 @@ _WIDTH, _TOTAL, _VARIANCE, _TICK, _N_USED_ROWS, _SHIFT, _BLOCK_N, _BLOCK_S, _BLO
 
 
 #: Relative slack of the division-free pre-filter :func:`_cut_possible`: far above the
-#: rounding error of its sums, so it never discards a boundary the exact test would cut.
+#: rounding error of its sums (unless a stream's mean exceeds its spread about 1e9-fold),
+#: so it does not discard a boundary the exact test would cut.
 _FILTER_SLACK = 1e-3
 
 
