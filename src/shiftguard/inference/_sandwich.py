@@ -205,9 +205,9 @@ class DesignProducts:
         return self.sums_and_grams(weights)[1]
 
 
-def design_products(*blocks: np.ndarray, with_products: bool = True) -> DesignProducts:
+def design_products(*blocks: np.ndarray) -> DesignProducts:
     """:class:`DesignProducts` of the rows of ``blocks`` (each ``(n_i, d)``) stacked, with
-    the column products only if ``with_products`` (and few enough columns and values).
+    the column products if there are few enough columns and values.
 
     Everything is one allocation: glibc hands the free top of its heap back to the system
     once it exceeds the trim threshold, by default twice the largest block it has served
@@ -219,9 +219,7 @@ def design_products(*blocks: np.ndarray, with_products: bool = True) -> DesignPr
     d = blocks[0].shape[1]
     n_rows = sum(map(len, blocks))
     with_products = (
-        with_products
-        and d <= _PAIR_PRODUCTS_MAX_COLUMNS
-        and n_rows * d * (d + 1) // 2 <= _PAIR_PRODUCTS_MAX_VALUES
+        d <= _PAIR_PRODUCTS_MAX_COLUMNS and n_rows * d * (d + 1) // 2 <= _PAIR_PRODUCTS_MAX_VALUES
     )
     # Room for every pair product; with a column of ones fewer rows are filled.
     whole = np.empty((d * (d + 3) // 2 if with_products else d, n_rows))
