@@ -56,8 +56,7 @@ class StreamDetector:
         """Feed one value; afterwards ``drift_detected`` tells whether it raised an alarm."""
         value, alarm = self._single
         value[0] = as_stream_value(x, "x", self._support)
-        self.drift_detected = bool(self._process(value, alarm))
-        self.n_seen += 1
+        self._advance(value, alarm)
         return self
 
     def update_many(self, xs: Any) -> np.ndarray:
@@ -70,16 +69,17 @@ class StreamDetector:
             values after which ``drift_detected`` would be ``True`` had they been fed one
             by one with :meth:`update`.
         """
-        return self._run(as_stream_values(xs, "xs", self._support))
-
-    def _run(self, xs: np.ndarray) -> np.ndarray:
+        xs = as_stream_values(xs, "xs", self._support)
         alarms = np.empty(xs.size, dtype=np.int64)
+        return alarms[: self._advance(xs, alarms)].copy()
+
+    def _advance(self, xs: np.ndarray, alarms: np.ndarray) -> int:
+        """Run the kernel over ``xs``, alarm positions into ``alarms``; returns their number."""
         n_alarms = int(self._process(xs, alarms))
-        alarms = alarms[:n_alarms].copy()
         if xs.size:
-            self.drift_detected = bool(n_alarms) and int(alarms[-1]) == xs.size - 1
+            self.drift_detected = bool(n_alarms) and int(alarms[n_alarms - 1]) == xs.size - 1
         self.n_seen += int(xs.size)
-        return alarms
+        return n_alarms
 
     def _initial_state(self) -> dict[str, np.ndarray]:
         raise NotImplementedError
