@@ -36,3 +36,22 @@ def test_shape_size_and_type_errors_name_the_input():
     with pytest.raises(InputError, match="at least 3 rows, got 2"):
         as_float_array([1.0, 2.0], "v", min_size=3)
     assert as_float_array([1, 2, 3], "v", ndim=2).shape == (3, 1)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_large_arrays_catch_every_non_finite_value(order, bad):
+    """Large contiguous arrays are checked through their sum of squares first; a single
+    bad value anywhere (SIMD body or tail) must still be caught."""
+    X = np.asfortranarray(np.ones((1001, 7))) if order == "F" else np.ones((1001, 7))
+    for i, j in [(0, 0), (500, 3), (1000, 6), (999, 5)]:
+        Y = X.copy(order=order)
+        Y[i, j] = bad
+        with pytest.raises(InputError, match=rf"in column {j}"):
+            as_float_array(Y, "X", ndim=2)
+
+
+def test_large_finite_values_whose_squares_overflow_are_accepted():
+    X = np.full((1000, 5), 1e200)
+    X[::2] *= -1.0
+    np.testing.assert_array_equal(as_float_array(X, "X", ndim=2), X)

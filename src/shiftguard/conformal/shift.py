@@ -17,7 +17,12 @@ from shiftguard.conformal._quantile import (
     require_fitted,
     weighted_conformal_quantiles,
 )
-from shiftguard.conformal._scores import CLASSIFICATION_SCORES, PredictionIntervals, label_scores
+from shiftguard.conformal._scores import (
+    CLASSIFICATION_SCORES,
+    PredictionIntervals,
+    label_scores,
+    widened,
+)
 from shiftguard.conformal.classification import (
     label_indices,
     model_classes,
@@ -110,8 +115,8 @@ class WeightedConformalRegressor(PrefitMixin):
             self.scores_, self.weights_, w_test, float(self.alpha)
         )
         mu = predict_checked(self._fitted("estimator_", self.estimator), X)
-        return PredictionIntervals(
-            mu - radius, mu + radius, float(self.alpha), "weighted-split", "marginal (weighted)"
+        return widened(
+            mu, mu, radius, radius, float(self.alpha), "weighted-split", "marginal (weighted)"
         )
 
 
