@@ -1,7 +1,7 @@
 """One measurement in a fresh process, JSON on stdout.
 
     python measure.py <side> cold <method> <data_dir>   # import + first call
-    python measure.py <side> warm <data_dir>            # median warm time and widths
+    python measure.py <side> serve <data_dir>           # warm timings on request (stdin)
 
 ``side`` is ``shiftguard`` (run with the project venv) or ``ppi`` (run with
 ``bench/.venvs/ppi``, which has ppi-python 0.2.3). Only the standard library is imported
@@ -19,7 +19,6 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ALPHA = 0.1
-METHODS = ("mean", "ols", "logistic", "quantile", "ols_classical")
 
 
 def load_library(side: str):
@@ -89,39 +88,48 @@ def cold(side: str, method: str, data_dir: Path) -> dict:
     }
 
 
-def warm(side: str, data_dir: Path) -> dict:
-    import numpy as np
+def serve(side: str, data_dir: Path) -> None:
+    """Answer timing requests from ``run.py``, one JSON line per request line on stdin.
 
+    ``warmup`` calls every method 3 times and answers with its interval; ``<method>
+    <seconds>`` calls the method for about that long (at least 3 calls) and answers with
+    the wall time of every call. The process lives across the whole benchmark, so the two
+    sides can be timed in alternation, each block a fraction of a second apart.
+    """
     library = load_library(side)
     data = load_data(data_dir)
-    out = {}
-    for method in METHODS:
-        call = library[method]
-        for _ in range(3):
-            lo, hi = call(data)
-        times = []
-        deadline = time.perf_counter() + 3.0
-        while len(times) < 5 or (len(times) < 200 and time.perf_counter() < deadline):
-            t0 = time.perf_counter()
-            call(data)
-            times.append(time.perf_counter() - t0)
-        out[method] = {
-            "median_s": float(np.median(times)),
-            "best_s": float(np.min(times)),
-            "calls": len(times),
-            "ci_low": np.ravel(lo).tolist(),
-            "ci_high": np.ravel(hi).tolist(),
-        }
-    return out
+    for line in sys.stdin:
+        request = line.split()
+        if request[0] == "warmup":
+            answer = {}
+            for method, call in library.items():
+                for _ in range(3):
+                    lo, hi = call(data)
+                answer[method] = {"ci_low": _floats(lo), "ci_high": _floats(hi)}
+        else:
+            call, seconds = library[request[0]], float(request[1])
+            times = []
+            deadline = time.perf_counter() + seconds
+            while len(times) < 3 or time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                call(data)
+                times.append(time.perf_counter() - t0)
+            answer = {"times": times}
+        print(json.dumps(answer), flush=True)
+
+
+def _floats(values) -> list:
+    import numpy as np
+
+    return np.ravel(values).tolist()
 
 
 def main() -> None:
     side, mode = sys.argv[1], sys.argv[2]
     if mode == "cold":
-        result = cold(side, sys.argv[3], Path(sys.argv[4]))
+        json.dump(cold(side, sys.argv[3], Path(sys.argv[4])), sys.stdout)
     else:
-        result = warm(side, Path(sys.argv[3]))
-    json.dump(result, sys.stdout)
+        serve(side, Path(sys.argv[3]))
 
 
 if __name__ == "__main__":

@@ -183,9 +183,9 @@ def predicted_label_test(labels_ref: Any, labels_cur: Any) -> PredictedLabelResu
     predictors. ICML.
     Rabanser, Guennemann & Lipton (2019). Failing loudly. NeurIPS.
     """
-    from shiftguard.stats.univariate import _label_counts, chi2_test_counts
+    from shiftguard.stats.univariate import chi2_test_counts, label_counts
 
-    classes, ref_counts, cur_counts, _ = _label_counts(labels_ref, labels_cur)
+    classes, ref_counts, cur_counts, _ = label_counts(labels_ref, labels_cur)
     res = chi2_test_counts(ref_counts, cur_counts, categories=classes)
     return PredictedLabelResult(
         method="predicted_label_chi2",

@@ -112,7 +112,7 @@ def text_drift_test(
     Deerwester et al. (1990). Indexing by latent semantic analysis. JASIS 41.
     Gretton et al. (2012). A kernel two-sample test. JMLR 13.
     """
-    from shiftguard.stats.multivariate import _permutation_pvalue, mmd_test
+    from shiftguard.stats.multivariate import mmd_test, permutation_pvalue
 
     check_choice(method, "method", TEXT_METHODS)
     n_components = check_positive_int(n_components, "n_components")
@@ -138,7 +138,7 @@ def text_drift_test(
     observed, permuted = _depth_rank_statistics(embedding, n, n_permutations, rng)
     return TextDriftResult(
         method="text_depth", statistic=observed,
-        pvalue=_permutation_pvalue(observed, permuted), effect_size=observed - 0.5,
+        pvalue=permutation_pvalue(observed, permuted), effect_size=observed - 0.5,
         n_permutations=n_permutations, n_components=embedding.shape[1],
     )
 

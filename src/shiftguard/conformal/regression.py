@@ -38,7 +38,7 @@ def predict_checked(model: Any, X: Any, name: str = "estimator") -> np.ndarray:
     return as_float_array(np.ravel(model.predict(X)), f"{name}.predict(X)")
 
 
-def _targets(X: Any, y: Any) -> tuple[Any, np.ndarray]:
+def features_and_targets(X: Any, y: Any) -> tuple[Any, np.ndarray]:
     X = as_features(X)
     y = as_float_array(y, "y")
     check_same_length(X=X, y=y)
@@ -106,7 +106,7 @@ class SplitConformalRegressor(PrefitMixin):
     def fit(self, X: Any, y: Any) -> SplitConformalRegressor:
         """Fit ``estimator`` (and the scale model) on training data kept apart from calibration."""
         self._check_score()
-        X, y = _targets(X, y)
+        X, y = features_and_targets(X, y)
         self.estimator_ = fit_or_use(self.estimator, False, X, y)
         if self.score == "scaled":
             from sklearn.base import clone
@@ -123,7 +123,7 @@ class SplitConformalRegressor(PrefitMixin):
         return np.maximum(np.abs(predict_checked(scale, X, "scale_estimator")), _MIN_SCALE)
 
     def _scores(self, X: Any, y: np.ndarray) -> np.ndarray:
-        """Scores of inputs already validated by :func:`_targets`."""
+        """Scores of inputs already validated by :func:`features_and_targets`."""
         model = self._fitted("estimator_", self.estimator)
         scores = np.abs(y - predict_checked(model, X))
         return scores if self.score == "absolute" else scores / self._spread(X)
@@ -131,13 +131,13 @@ class SplitConformalRegressor(PrefitMixin):
     def conformity_scores(self, X: Any, y: Any) -> np.ndarray:
         """Scores ``|y - mu(x)| / s(x)`` of labelled points (``s = 1`` for ``"absolute"``)."""
         self._check_score()
-        return self._scores(*_targets(X, y))
+        return self._scores(*features_and_targets(X, y))
 
     def calibrate(self, X: Any, y: Any) -> SplitConformalRegressor:
         """Compute the conformal quantile of the scores on held-out ``(X, y)``."""
         alpha = check_alpha(self.alpha)
         self._check_score()
-        X, y = _targets(X, y)
+        X, y = features_and_targets(X, y)
         self.quantile_ = conformal_quantile(self._scores(X, y), alpha)
         self.n_calibration_ = int(y.shape[0])
         return self
@@ -195,7 +195,7 @@ class ConformalizedQuantileRegressor(PrefitMixin):
 
     def fit(self, X: Any, y: Any) -> ConformalizedQuantileRegressor:
         """Fit both quantile models on training data kept apart from calibration."""
-        X, y = _targets(X, y)
+        X, y = features_and_targets(X, y)
         self.lower_estimator_ = fit_or_use(self.lower_estimator, False, X, y)
         self.upper_estimator_ = fit_or_use(self.upper_estimator, False, X, y)
         return self
@@ -215,12 +215,12 @@ class ConformalizedQuantileRegressor(PrefitMixin):
 
     def conformity_scores(self, X: Any, y: Any) -> np.ndarray:
         """CQR scores ``max(q_lo(x) - y, y - q_hi(x))`` of labelled points."""
-        return self._scores(*_targets(X, y))
+        return self._scores(*features_and_targets(X, y))
 
     def calibrate(self, X: Any, y: Any) -> ConformalizedQuantileRegressor:
         """Compute the conformal quantile of the CQR scores on held-out ``(X, y)``."""
         alpha = check_alpha(self.alpha)
-        X, y = _targets(X, y)
+        X, y = features_and_targets(X, y)
         self.quantile_ = conformal_quantile(self._scores(X, y), alpha)
         self.n_calibration_ = int(y.shape[0])
         return self
@@ -279,7 +279,7 @@ class JackknifePlusRegressor:
     def fit(self, X: Any, y: Any) -> JackknifePlusRegressor:
         """Fit the leave-fold-out models and store the out-of-fold residuals."""
         alpha = check_alpha(self.alpha)
-        X, y = _targets(X, y)
+        X, y = features_and_targets(X, y)
         n = y.shape[0]
         n_folds = n if self.cv is None else check_positive_int(self.cv, "cv", minimum=2)
         if n_folds > n:

@@ -28,7 +28,7 @@ from shiftguard.conformal.classification import (
     model_classes,
     predict_proba_checked,
 )
-from shiftguard.conformal.regression import _targets, predict_checked
+from shiftguard.conformal.regression import features_and_targets, predict_checked
 from shiftguard.errors import InputError
 
 WeightFunction = Callable[[Any], np.ndarray]
@@ -93,14 +93,14 @@ class WeightedConformalRegressor(PrefitMixin):
 
     def fit(self, X: Any, y: Any) -> WeightedConformalRegressor:
         """Fit ``estimator`` on training data kept apart from calibration."""
-        X, y = _targets(X, y)
+        X, y = features_and_targets(X, y)
         self.estimator_ = fit_or_use(self.estimator, False, X, y)
         return self
 
     def calibrate(self, X: Any, y: Any, *, weights: Any = None) -> WeightedConformalRegressor:
         """Store calibration residuals and their weights ``w(x_i)``."""
         check_alpha(self.alpha)
-        X, y = _targets(X, y)
+        X, y = features_and_targets(X, y)
         model = self._fitted("estimator_", self.estimator)
         self.weights_ = _resolve_weights(weights, self.weight_function, X, "weights")
         self.scores_ = np.abs(y - predict_checked(model, X))

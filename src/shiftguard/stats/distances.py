@@ -40,9 +40,9 @@ from shiftguard._result import TestResult
 from shiftguard._validation import as_float_array, as_rng, check_positive_int
 from shiftguard.stats.univariate import (
     CategoricalTestResult,
-    _checked_counts,
-    _label_counts,
-    _wasserstein_effect,
+    checked_counts,
+    label_counts,
+    wasserstein_effect,
 )
 
 __all__ = [
@@ -82,7 +82,7 @@ def _reference_masks(
         yield rng.permuted(np.tile(base, (rows, 1)), axis=1)
 
 
-def _permutation_pvalue(
+def _pvalue_over_blocks(
     observed: float, permuted: Iterator[np.ndarray], n_permutations: int
 ) -> float:
     """``(1 + #{permuted >= observed}) / (1 + B)`` over blocks of permuted statistics."""
@@ -106,7 +106,7 @@ def _mask_permutation_test(
     rng = as_rng(seed)
     observed = float(statistic(observed_mask[None, :])[0])
     masks = _reference_masks(int(observed_mask.sum()), observed_mask.size, n_permutations, rng)
-    return observed, _permutation_pvalue(observed, map(statistic, masks), n_permutations)
+    return observed, _pvalue_over_blocks(observed, map(statistic, masks), n_permutations)
 
 
 def _pooled_sorted(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -167,7 +167,7 @@ def wasserstein_test(
         return np.abs(ref_seen * per_reference - offset) @ gaps
 
     statistic, pvalue = _mask_permutation_test(observed_mask, w1, n_permutations, seed)
-    effect = _wasserstein_effect(np.sort(xs), np.sort(ys))
+    effect = wasserstein_effect(np.sort(xs), np.sort(ys))
     return TestResult("wasserstein", statistic, pvalue, effect, int(n_permutations))
 
 
@@ -243,7 +243,7 @@ def _binned_test(
 ) -> TestResult:
     distance = _DISTANCES[name]
     if categorical:
-        _, ref, cur, unseen = _label_counts(x, y)
+        _, ref, cur, unseen = label_counts(x, y)
         return _counts_test(name, ref, cur, unseen, n_permutations, seed)
     xs = as_float_array(x, "x")
     ys = as_float_array(y, "y")
@@ -283,7 +283,7 @@ def _counts_test(
                                                        method="marginals")
             yield distance(_shares(ref_perm), _shares(pooled - ref_perm))
 
-    pvalue = _permutation_pvalue(value, permuted(), n_permutations)
+    pvalue = _pvalue_over_blocks(value, permuted(), n_permutations)
     return CategoricalTestResult(
         name, value, pvalue, value, int(n_permutations), unseen_categories=unseen
     )
@@ -395,7 +395,7 @@ def psi_test_counts(
     permutation p-value and guarantee as ``psi_test(..., categorical=True)`` on the
     expanded labels.
     """
-    ref, cur, unseen = _checked_counts(ref_counts, cur_counts, categories)
+    ref, cur, unseen = checked_counts(ref_counts, cur_counts, categories)
     return _counts_test("psi", ref, cur, unseen, n_permutations, seed)
 
 
@@ -408,7 +408,7 @@ def js_test_counts(
 ) -> CategoricalTestResult:
     """:func:`js_test` on categorical data given as per-category counts (see
     :func:`psi_test_counts` for the arguments)."""
-    ref, cur, unseen = _checked_counts(ref_counts, cur_counts, categories)
+    ref, cur, unseen = checked_counts(ref_counts, cur_counts, categories)
     return _counts_test("js", ref, cur, unseen, n_permutations, seed)
 
 
@@ -421,5 +421,5 @@ def hellinger_test_counts(
 ) -> CategoricalTestResult:
     """:func:`hellinger_test` on categorical data given as per-category counts (see
     :func:`psi_test_counts` for the arguments)."""
-    ref, cur, unseen = _checked_counts(ref_counts, cur_counts, categories)
+    ref, cur, unseen = checked_counts(ref_counts, cur_counts, categories)
     return _counts_test("hellinger", ref, cur, unseen, n_permutations, seed)

@@ -148,7 +148,7 @@ def mmd_test(
     q, r = _permuted_quadratic_forms(centred, n, n_permutations, as_rng(seed))
     permuted = _mmd2_from_forms(q, r, float(centred.sum(dtype=np.float64)), n, m)
     return KernelTestResult(
-        method="mmd", statistic=observed, pvalue=_permutation_pvalue(observed, permuted),
+        method="mmd", statistic=observed, pvalue=permutation_pvalue(observed, permuted),
         n_permutations=n_permutations, bandwidth=sigma,
     )
 
@@ -279,7 +279,7 @@ def energy_test(
     q, r = _permuted_quadratic_forms(centred, n, n_permutations, as_rng(seed))
     permuted = _energy_from_forms(q, r, float(centred.sum(dtype=np.float64)), n, m)
     return TestResult(
-        method="energy", statistic=observed, pvalue=_permutation_pvalue(observed, permuted),
+        method="energy", statistic=observed, pvalue=permutation_pvalue(observed, permuted),
         n_permutations=n_permutations,
     )
 
@@ -566,7 +566,7 @@ def _energy_from_forms(q: np.ndarray, r: np.ndarray, total: float, n: int, m: in
     return -(c * c * q - 2.0 * c * r / m + total / m**2)
 
 
-def _permutation_pvalue(observed: float, permuted: np.ndarray) -> float:
+def permutation_pvalue(observed: float, permuted: np.ndarray) -> float:
     """``(1 + #{T_b >= T}) / (1 + B)`` with a relative tolerance against rounding ties."""
     tol = 1e-9 * max(abs(observed), 1e-300)
     return float((1 + np.count_nonzero(permuted >= observed - tol)) / (1 + permuted.size))

@@ -294,7 +294,7 @@ def ks_test(
     m = np.array([ys.size], dtype=np.int64)
     d_plus, d_minus = _kernels.ks_extremes(xs[:, None], n, ys[:, None], m)
     stat, pvalue = _ks_pvalues(d_plus, d_minus, n, m, alternative, method)
-    return TestResult("ks", float(stat[0]), float(pvalue[0]), _wasserstein_effect(xs, ys))
+    return TestResult("ks", float(stat[0]), float(pvalue[0]), wasserstein_effect(xs, ys))
 
 
 def _ks_pvalues(
@@ -443,7 +443,7 @@ def _ks_asymptotic(d: np.ndarray, n1: np.ndarray, n2: np.ndarray, alternative: s
     return np.exp(exponent)
 
 
-def _wasserstein_effect(x_sorted: np.ndarray, y_sorted: np.ndarray) -> float:
+def wasserstein_effect(x_sorted: np.ndarray, y_sorted: np.ndarray) -> float:
     """Wasserstein-1 distance between the samples divided by the reference std (ddof=0)."""
     pooled = np.concatenate([x_sorted, y_sorted])
     pooled.sort()
@@ -491,7 +491,7 @@ def cvm_test(x: Any, y: Any, method: str = "auto") -> TestResult:
     ys = as_float_array(y, "y", min_size=2)
     check_choice(method, "method", ("auto", "asymptotic", "exact"))
     res = cramervonmises_2samp(xs, ys, method=method)
-    effect = _wasserstein_effect(np.sort(xs), np.sort(ys))
+    effect = wasserstein_effect(np.sort(xs), np.sort(ys))
     return TestResult("cvm", float(res.statistic), float(res.pvalue), effect)
 
 
@@ -654,7 +654,7 @@ def anderson_test(
         "anderson",
         float(res.statistic),
         pvalue,
-        _wasserstein_effect(np.sort(xs), np.sort(ys)),
+        wasserstein_effect(np.sort(xs), np.sort(ys)),
         n_permutations if method == "permutation" else None,
         pvalue_clipped=clipped,
     )
@@ -707,7 +707,7 @@ def mannwhitney_test(
         "mannwhitney",
         float(res.statistic),
         float(res.pvalue),
-        _wasserstein_effect(np.sort(xs), np.sort(ys)),
+        wasserstein_effect(np.sort(xs), np.sort(ys)),
     )
 
 
@@ -830,7 +830,7 @@ def epps_singleton_test(x: Any, y: Any, t: Sequence[float] = (0.4, 0.8)) -> Test
         "epps_singleton",
         float(res.statistic),
         float(res.pvalue),
-        _wasserstein_effect(np.sort(xs), np.sort(ys)),
+        wasserstein_effect(np.sort(xs), np.sort(ys)),
     )
 
 
@@ -838,7 +838,7 @@ def epps_singleton_test(x: Any, y: Any, t: Sequence[float] = (0.4, 0.8)) -> Test
 # Categorical tests
 
 
-def _label_counts(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[Any, ...]]:
+def label_counts(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[Any, ...]]:
     """Categories (sorted), per-category counts of ``x`` and ``y``, and the unseen ones."""
     xs = as_label_array(x, "x")
     ys = as_label_array(y, "y")
@@ -862,7 +862,7 @@ def _label_counts(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, t
     return categories, ref_counts, cur_counts, unseen
 
 
-def _checked_counts(
+def checked_counts(
     ref_counts: Any, cur_counts: Any, categories: Sequence[Any] | None
 ) -> tuple[np.ndarray, np.ndarray, tuple[Any, ...]]:
     """Validated count vectors and the unseen categories (labels, or positions)."""
@@ -935,7 +935,7 @@ def chi2_test(x: Any, y: Any) -> CategoricalTestResult:
     >>> res.unseen_categories
     ('c',)
     """
-    categories, ref, cur, unseen = _label_counts(x, y)
+    categories, ref, cur, unseen = label_counts(x, y)
     return _contingency_result("chi2", ref, cur, unseen)
 
 
@@ -967,7 +967,7 @@ def chi2_test_counts(
     Pearson, K. (1900). On the criterion that a given system of deviations from the
     probable... Philosophical Magazine 50, 157-175.
     """
-    ref, cur, unseen = _checked_counts(ref_counts, cur_counts, categories)
+    ref, cur, unseen = checked_counts(ref_counts, cur_counts, categories)
     return _contingency_result("chi2", ref, cur, unseen)
 
 
@@ -977,7 +977,7 @@ def g_test(x: Any, y: Any) -> CategoricalTestResult:
     Statistic and p-value equal ``scipy.stats.chi2_contingency(table, correction=False,
     lambda_="log-likelihood")``. See :func:`g_test_counts` for the guarantee.
     """
-    categories, ref, cur, unseen = _label_counts(x, y)
+    categories, ref, cur, unseen = label_counts(x, y)
     return _contingency_result("g", ref, cur, unseen)
 
 
@@ -1000,7 +1000,7 @@ def g_test_counts(
     ----------
     Sokal, R. R. and Rohlf, F. J. (1995). Biometry, 3rd ed., section 17.2 (G-test).
     """
-    ref, cur, unseen = _checked_counts(ref_counts, cur_counts, categories)
+    ref, cur, unseen = checked_counts(ref_counts, cur_counts, categories)
     return _contingency_result("g", ref, cur, unseen)
 
 
@@ -1016,7 +1016,7 @@ def fisher_test(x: Any, y: Any, alternative: str = "two-sided") -> CategoricalTe
     InputError
         When ``x`` and ``y`` hold more than two distinct labels together.
     """
-    categories, ref, cur, unseen = _label_counts(x, y)
+    categories, ref, cur, unseen = label_counts(x, y)
     if categories.size > 2:
         raise InputError(
             f"Fisher's exact test needs binary labels; x and y hold {categories.size} "
@@ -1054,7 +1054,7 @@ def fisher_test_counts(
     Fisher, R. A. (1935). The logic of inductive inference. Journal of the Royal
     Statistical Society 98, 39-82.
     """
-    ref, cur, unseen = _checked_counts(ref_counts, cur_counts, categories)
+    ref, cur, unseen = checked_counts(ref_counts, cur_counts, categories)
     if ref.size != 2:
         raise InputError(f"Fisher's exact test needs exactly 2 categories, got {ref.size}",
                          "ref_counts")
