@@ -333,11 +333,12 @@ def dsl(
         scores = design * (pseudo - design @ coef)[:, None]
         hessian = design.T @ design / n
     else:
+        products = design_products(design)
         with single_threaded_blas():
-            coef = logistic_solve(design_products(design), 1.0, design.T @ pseudo)
+            coef = logistic_solve(products, 1.0, design.T @ pseudo)
         fitted = expit(design @ coef)
         scores = design * (pseudo - fitted)[:, None]
-        hessian = (design * (fitted * (1.0 - fitted))[:, None]).T @ design / n
+        hessian = products.gram(fitted * (1.0 - fitted)) / n
     cov = sandwich_covariance(
         invert_symmetric(hessian, "X"), _meat(scores, cluster_codes) / n, n
     )
