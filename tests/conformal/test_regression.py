@@ -109,14 +109,23 @@ def test_errors(diabetes):
         JackknifePlusRegressor(object(), cv=2).fit(X[:30], y[:30])
 
 
-def test_cv_plus_blocks_give_the_same_intervals(monkeypatch, diabetes):
+@pytest.mark.parametrize("cv, alpha", [(5, 0.1), (3, 0.05), (10, 0.2), (None, 0.1)])
+def test_fold_merge_gives_the_same_intervals_as_the_full_partition(monkeypatch, cv, alpha):
+    """The fold-merge walk (few folds) and the blocked np.partition over all n candidate
+    values (many folds) must return identical bounds, ties included: integer data makes
+    many residuals and candidate values equal."""
     import shiftguard.conformal.regression as regression
 
-    X, y = diabetes
-    jp = JackknifePlusRegressor(Ridge(), alpha=0.1, cv=5, seed=0).fit(X[:200], y[:200])
-    whole = jp.predict_interval(X[200:])
-    monkeypatch.setattr(regression, "_BLOCK_CELLS", 1000)  # 5 rows per block
-    blocked = jp.predict_interval(X[200:])
-    np.testing.assert_array_equal(whole.lower, blocked.lower)
-    np.testing.assert_array_equal(whole.upper, blocked.upper)
-    assert whole.method == "cv+"
+    rng = np.random.default_rng(7)
+    X = rng.integers(0, 4, size=(90, 2)).astype(float)
+    y = X @ [1.0, 2.0] + rng.integers(-3, 4, size=90)
+    X_new = rng.integers(0, 4, size=(40, 2)).astype(float)
+    jp = JackknifePlusRegressor(LinearRegression(), alpha=alpha, cv=cv, seed=0).fit(X, y)
+    monkeypatch.setattr(regression, "_WALK_MAX_RATIO", 10**9)
+    walked = jp.predict_interval(X_new)
+    monkeypatch.setattr(regression, "_WALK_MAX_RATIO", 0)
+    monkeypatch.setattr(regression, "_BLOCK_CELLS", 1000)  # several rows per block
+    sorted_out = jp.predict_interval(X_new)
+    np.testing.assert_array_equal(walked.lower, sorted_out.lower)
+    np.testing.assert_array_equal(walked.upper, sorted_out.upper)
+    assert walked.method == sorted_out.method == ("jackknife+" if cv is None else "cv+")
