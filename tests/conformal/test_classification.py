@@ -22,6 +22,27 @@ def test_label_scores_by_hand():
     np.testing.assert_array_equal(label_scores(PROBA, "top_k"), [[1, 2, 3], [3, 1, 2]])
 
 
+@pytest.mark.parametrize("method", ["aps", "raps", "top_k"])
+def test_pairwise_ranks_equal_the_sorted_ranks(monkeypatch, method):
+    """Few classes: ranks and masses above come from comparing all pairs; many: from a
+    stable sort. Both must give the same scores, ties (ranked by column order) included."""
+    import shiftguard.conformal._scores as scores
+
+    rng = np.random.default_rng(3)
+    proba = rng.dirichlet(np.ones(6), size=300).round(1)  # rounding makes many ties
+    proba /= proba.sum(axis=1, keepdims=True)
+    u = rng.random(300)
+    pairwise = label_scores(proba, method, u=u, k_reg=2, lambda_reg=0.05)
+    # Re-running the kernel as plain Python with the threshold at 0 takes the sort path.
+    monkeypatch.setattr(scores, "_PAIRWISE_MAX_CLASSES", 0)
+    monkeypatch.setattr(scores, "_ranked_scores", scores._ranked_scores.py_func)
+    monkeypatch.setattr(scores, "_label_score", scores._label_score.py_func)
+    sorted_ = label_scores(proba, method, u=u, k_reg=2, lambda_reg=0.05)
+    np.testing.assert_allclose(pairwise, sorted_, rtol=0, atol=1e-15)
+    if method == "top_k":
+        assert sorted(pairwise[0]) == list(range(1, 7))
+
+
 @pytest.fixture(scope="module")
 def iris():
     X, y = load_iris(return_X_y=True)

@@ -17,6 +17,8 @@ from numba import njit
 from shiftguard._result import ResultMixin
 
 CLASSIFICATION_SCORES = ("lac", "aps", "raps", "top_k")
+# Up to this many classes the ranks come from comparing all pairs of labels, not sorting.
+_PAIRWISE_MAX_CLASSES = 16
 
 
 def label_scores(
@@ -54,23 +56,52 @@ def _ranked_scores(
     """APS (kind 0), RAPS (1) and top-k (2) scores, one row at a time.
 
     Labels are ranked by decreasing probability, ties by column order (a stable sort).
+    With few classes the rank of label ``k`` and the mass ranked above it are counted
+    over all pairs, without sorting (branch-free loops the compiler vectorises); with
+    more, each row is sorted.
     """
     n, n_classes = proba.shape
     out = np.empty((n, n_classes))
     for i in range(n):
-        order = np.argsort(-proba[i], kind="mergesort")
-        mass_above = 0.0
-        for rank0 in range(n_classes):
-            k = order[rank0]
-            if kind == 2:
-                out[i, k] = rank0 + 1.0
-                continue
-            score = mass_above + u[i] * proba[i, k]
-            if kind == 1 and rank0 + 1 > k_reg:
-                score += lambda_reg * (rank0 + 1 - k_reg)
-            out[i, k] = score
-            mass_above += proba[i, k]
+        if n_classes <= _PAIRWISE_MAX_CLASSES:
+            row = proba[i]
+            for k in range(n_classes):
+                p_k = row[k]
+                mass_above = 0.0
+                n_above = 0
+                # Labels before k rank above it on ties, labels after it do not.
+                for j in range(k):
+                    above = row[j] >= p_k
+                    mass_above += row[j] if above else 0.0
+                    n_above += 1 if above else 0
+                for j in range(k + 1, n_classes):
+                    above = row[j] > p_k
+                    mass_above += row[j] if above else 0.0
+                    n_above += 1 if above else 0
+                out[i, k] = _label_score(kind, n_above, mass_above, u[i] * p_k, k_reg, lambda_reg)
+        else:
+            order = np.argsort(-proba[i], kind="mergesort")
+            mass_above = 0.0
+            for rank0 in range(n_classes):
+                k = order[rank0]
+                out[i, k] = _label_score(
+                    kind, rank0, mass_above, u[i] * proba[i, k], k_reg, lambda_reg
+                )
+                mass_above += proba[i, k]
     return out
+
+
+@njit(cache=True, inline="always")
+def _label_score(
+    kind: int, n_above: int, mass_above: float, own: float, k_reg: int, lambda_reg: float
+) -> float:
+    """Score of a label with ``n_above`` labels and ``mass_above`` probability ranked above
+    it and own (randomised) mass ``own``."""
+    if kind == 2:
+        return n_above + 1.0
+    if kind == 1 and n_above + 1 > k_reg:
+        return mass_above + own + lambda_reg * (n_above + 1 - k_reg)
+    return mass_above + own
 
 
 @dataclasses.dataclass(frozen=True)
