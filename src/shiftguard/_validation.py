@@ -36,7 +36,7 @@ def as_float_array(
         raise InputError(f"expected a {ndim}-D array, got shape {arr.shape}", name)
     if arr.shape[0] < min_size:
         raise InputError(f"needs at least {min_size} rows, got {arr.shape[0]}", name)
-    if not _all_finite(arr):
+    if not all_finite(arr):
         _raise_non_finite(arr, name, allow_nan)
     return np.ascontiguousarray(arr)
 
@@ -45,7 +45,7 @@ def as_float_array(
 _DOT_CHECK_MIN_SIZE = 4096
 
 
-def _all_finite(arr: np.ndarray) -> bool:
+def all_finite(arr: np.ndarray) -> bool:
     """Whether every value of the float64 array ``arr`` is finite.
 
     For large contiguous arrays the sum of squares is computed first (one BLAS pass, no

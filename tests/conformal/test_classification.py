@@ -100,6 +100,21 @@ def test_randomised_scores_are_reproducible_with_a_seed(iris):
     np.testing.assert_array_equal(*sets)
 
 
+def test_sets_scored_in_blocks_equal_sets_scored_at_once(monkeypatch, iris):
+    import shiftguard.conformal.classification as classification
+
+    X, y = iris
+    model = LogisticRegression(max_iter=1000).fit(X[:50], y[:50])
+
+    def sets():
+        cp = SplitConformalClassifier(model, method="raps", randomized=True, prefit=True, seed=4)
+        return cp.calibrate(X[50:100], y[50:100]).predict_set(X[100:])
+
+    whole = sets()
+    monkeypatch.setattr(classification, "_SET_BLOCK_VALUES", 7)  # 2 rows per block
+    np.testing.assert_array_equal(sets(), whole)
+
+
 def test_errors(iris):
     X, y = iris
     model = LogisticRegression(max_iter=1000).fit(X[:50], y[:50])
