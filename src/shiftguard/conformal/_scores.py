@@ -17,8 +17,10 @@ from numba import njit
 from shiftguard._result import ResultMixin
 
 CLASSIFICATION_SCORES = ("lac", "aps", "raps", "top_k")
-# Up to this many classes the ranks come from comparing all pairs of labels, not sorting.
+# Up to this many classes the ranks come from comparing all pairs of labels, not sorting,
+# _ROW_BLOCK rows at a time.
 _PAIRWISE_MAX_CLASSES = 16
+_ROW_BLOCK = 256
 
 
 def label_scores(
@@ -53,33 +55,18 @@ def label_scores(
 def _ranked_scores(
     proba: np.ndarray, u: np.ndarray, kind: int, k_reg: int, lambda_reg: float
 ) -> np.ndarray:
-    """APS (kind 0), RAPS (1) and top-k (2) scores, one row at a time.
+    """APS (kind 0), RAPS (1) and top-k (2) scores.
 
     Labels are ranked by decreasing probability, ties by column order (a stable sort).
-    With few classes the rank of label ``k`` and the mass ranked above it are counted
-    over all pairs, without sorting (branch-free loops the compiler vectorises); with
-    more, each row is sorted.
+    With few classes the rank of each label and the mass ranked above it are counted over
+    all pairs of labels, without sorting, for a block of rows at a time with the rows
+    innermost: contiguous, branch-free loops the compiler vectorises across rows. With
+    more classes each row is sorted.
     """
     n, n_classes = proba.shape
     out = np.empty((n, n_classes))
-    for i in range(n):
-        if n_classes <= _PAIRWISE_MAX_CLASSES:
-            row = proba[i]
-            for k in range(n_classes):
-                p_k = row[k]
-                mass_above = 0.0
-                n_above = 0
-                # Labels before k rank above it on ties, labels after it do not.
-                for j in range(k):
-                    above = row[j] >= p_k
-                    mass_above += row[j] if above else 0.0
-                    n_above += 1 if above else 0
-                for j in range(k + 1, n_classes):
-                    above = row[j] > p_k
-                    mass_above += row[j] if above else 0.0
-                    n_above += 1 if above else 0
-                out[i, k] = _label_score(kind, n_above, mass_above, u[i] * p_k, k_reg, lambda_reg)
-        else:
+    if n_classes > _PAIRWISE_MAX_CLASSES:
+        for i in range(n):
             order = np.argsort(-proba[i], kind="mergesort")
             mass_above = 0.0
             for rank0 in range(n_classes):
@@ -88,6 +75,33 @@ def _ranked_scores(
                     kind, rank0, mass_above, u[i] * proba[i, k], k_reg, lambda_reg
                 )
                 mass_above += proba[i, k]
+        return out
+    block = np.empty((n_classes, _ROW_BLOCK))
+    mass = np.empty(_ROW_BLOCK)
+    count = np.empty(_ROW_BLOCK, dtype=np.int64)
+    for start in range(0, n, _ROW_BLOCK):
+        m = min(_ROW_BLOCK, n - start)
+        for i in range(m):
+            for k in range(n_classes):
+                block[k, i] = proba[start + i, k]
+        for k in range(n_classes):
+            mass[:m] = 0.0
+            count[:m] = 0
+            # Labels before k rank above it on ties, labels after it do not.
+            for j in range(k):
+                for i in range(m):
+                    above = block[j, i] >= block[k, i]
+                    mass[i] += block[j, i] if above else 0.0
+                    count[i] += 1 if above else 0
+            for j in range(k + 1, n_classes):
+                for i in range(m):
+                    above = block[j, i] > block[k, i]
+                    mass[i] += block[j, i] if above else 0.0
+                    count[i] += 1 if above else 0
+            for i in range(m):
+                out[start + i, k] = _label_score(
+                    kind, count[i], mass[i], u[start + i] * block[k, i], k_reg, lambda_reg
+                )
     return out
 
 
