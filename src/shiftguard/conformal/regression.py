@@ -174,11 +174,13 @@ class SplitConformalRegressor(PrefitMixin):
         scale = self._fitted("scale_estimator_", self.scale_estimator)
         return np.maximum(np.abs(predict_checked(scale, X, "scale_estimator")), _MIN_SCALE)
 
+    def _mu(self, X: Any) -> np.ndarray:
+        """The model's predictions at already validated ``X``."""
+        return predict_checked(self._fitted("estimator_", self.estimator), X)
+
     def _scores(self, X: Any, y: np.ndarray) -> np.ndarray:
         """Scores of inputs already validated by :func:`features_and_targets`."""
-        model = self._fitted("estimator_", self.estimator)
-        scores = np.abs(y - predict_checked(model, X))
-        return scores if self.score == "absolute" else scores / self._spread(X)
+        return np.abs(y - self._mu(X)) / self._spread(X)
 
     def conformity_scores(self, X: Any, y: Any) -> np.ndarray:
         """Scores ``|y - mu(x)| / s(x)`` of labelled points (``s = 1`` for ``"absolute"``)."""
@@ -196,13 +198,13 @@ class SplitConformalRegressor(PrefitMixin):
 
     def predict(self, X: Any) -> np.ndarray:
         """Point predictions of the wrapped model."""
-        return predict_checked(self._fitted("estimator_", self.estimator), as_features(X))
+        return self._mu(as_features(X))
 
     def predict_interval(self, X: Any) -> PredictionIntervals:
         """Intervals ``mu(x) -/+ quantile_ * s(x)``; unpack as ``lower, upper``."""
         require_fitted(self, "quantile_")
         X = as_features(X)
-        mu = predict_checked(self._fitted("estimator_", self.estimator), X)
+        mu = self._mu(X)
         # With the absolute score the half-width is one number: no n-sized temporaries.
         half = self.quantile_ * self._spread(X)
         return widened(mu, mu, half, half, float(self.alpha), f"split-{self.score}", "marginal")
