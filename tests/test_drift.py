@@ -91,6 +91,21 @@ def test_report_is_json_serialisable(rng):
     assert len(doc["columns"][0]["profile"]["reference_quantiles"]) == 101
 
 
+@pytest.mark.parametrize("high", [12, 200])
+def test_histograms_of_integer_columns_give_every_bin_as_many_integers(rng, high):
+    ref = pd.DataFrame({"k": rng.integers(0, high, 2000), "x": rng.normal(size=2000)})
+    cur = pd.DataFrame({"k": rng.integers(0, high, 2000), "x": rng.normal(size=2000)})
+    report = compare(ref, cur, localize=False, multivariate="none")
+    edges = np.array(report.column("k").profile.bin_edges)
+    widths = np.diff(edges)
+    assert np.all(widths == widths[0]) and widths[0] == int(widths[0])
+    np.testing.assert_array_equal(edges % 1.0, 0.5)  # half-way between integers
+    assert len(widths) <= 30
+    # The non-integer column keeps equal-width bins over its range.
+    x_edges = np.array(report.column("x").profile.bin_edges)
+    assert len(x_edges) == 31 and np.allclose(np.diff(x_edges), np.diff(x_edges)[0])
+
+
 def test_other_tests_can_be_chosen(rng):
     ref, cur = _frame(rng, 200), _frame(rng, 200, shift=0.8)
     report = compare(ref, cur, tests={"u": "cvm", "w": "mannwhitney"}, categorical_test="g",

@@ -21,6 +21,7 @@ rows (valid, with less power than the full data).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -577,7 +578,7 @@ def _numeric_profile(ref_sorted: Any, cur_sorted: Any, j: int, ref_q: np.ndarray
     hi = max(x[int(0.995 * (x.size - 1))], y[int(0.995 * (y.size - 1))])
     if hi <= lo:
         lo, hi = min(x[0], y[0]), max(x[-1], y[-1])
-    edges = np.linspace(lo, hi, _N_BINS + 1)
+    edges = _bin_edges(lo, hi, integral=_all_integral(x) and _all_integral(y))
     return ColumnProfile(
         bin_edges=tuple(edges.tolist()),
         reference_hist=tuple((np.diff(np.searchsorted(x, edges, side="right")) / x.size).tolist()),
@@ -585,6 +586,21 @@ def _numeric_profile(ref_sorted: Any, cur_sorted: Any, j: int, ref_q: np.ndarray
         reference_quantiles=tuple(ref_q.tolist()),
         current_quantiles=tuple(cur_q.tolist()),
     )
+
+
+def _bin_edges(lo: float, hi: float, integral: bool) -> np.ndarray:
+    """About ``_N_BINS`` equal bins over ``[lo, hi]``. For integer data every bin holds the
+    same number of integers, its edges half-way between them: equal-width bins would
+    hold one or two integers by turns and draw a comb instead of the distribution."""
+    if not integral:
+        return np.linspace(lo, hi, _N_BINS + 1)
+    width = math.ceil((hi - lo + 1) / _N_BINS)
+    n_bins = math.ceil((hi - lo + 1) / width)
+    return lo - 0.5 + width * np.arange(n_bins + 1)
+
+
+def _all_integral(values: np.ndarray) -> bool:
+    return bool(np.all(values == np.round(values)))
 
 
 def _aligned_counts(ref: Column, cur: Column) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
