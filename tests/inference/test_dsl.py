@@ -70,6 +70,32 @@ def test_fixed_effects_equal_dummy_regression_coefficients():
     assert res.method == "dsl_ols_fixed_effects"
 
 
+@pytest.mark.parametrize("as_table", [False, True])
+def test_two_way_fixed_effects_equal_dummy_regression_coefficients(as_table):
+    """Unit and period effects (an unbalanced panel: the groupings are not orthogonal, so
+    the demeaning must alternate until it converges)."""
+    X, y, surrogate, pi, labeled = _documents(4)
+    rng = np.random.default_rng(11)
+    unit = rng.integers(0, 15, len(X))
+    period = rng.integers(0, 7, len(X))
+    groupings = np.column_stack([unit, period]) if as_table else [unit, period]
+    res = dsl(y, X, surrogate, pi, labeled, fixed_effects=groupings, seed=3)
+    g = cross_fit_predictions(
+        np.column_stack([surrogate, X]), np.nan_to_num(y), labeled, seed=3
+    )
+    pseudo = g + labeled / pi * (np.nan_to_num(y) - g)
+    dummies = np.column_stack([
+        (unit[:, None] == np.arange(15)).astype(float),
+        (period[:, None] == np.arange(1, 7)).astype(float),  # one period dropped
+    ])
+    ref = sm.OLS(pseudo, np.column_stack([X, dummies])).fit(cov_type="HC0")
+    np.testing.assert_allclose(res.estimate, ref.params[:2], rtol=1e-8)
+    np.testing.assert_allclose(res.stderr, ref.bse[:2], rtol=1e-8)
+    with pytest.raises(InputError, match="absorbed by the fixed effects"):
+        dsl(y, np.column_stack([X, unit % 3 + period]), surrogate, pi, labeled,
+            fixed_effects=groupings, seed=3)
+
+
 def test_mean_of_pseudo_outcomes_and_its_standard_error():
     X, y, surrogate, pi, labeled = _documents(5)
     res = dsl(y, None, surrogate, pi, labeled, model="mean", seed=1)
@@ -140,6 +166,20 @@ def test_formula_interface_matches_arrays():
         surrogates=["llm"], sample_prob="pi", labeled="lab", model="logistic", seed=4,
     )
     np.testing.assert_array_equal(as_dict.estimate, res.estimate)
+
+
+def test_formula_takes_one_or_several_fixed_effect_columns():
+    X, y, surrogate, pi, labeled = _documents(12)
+    unit, year = np.arange(len(y)) % 9, np.arange(len(y)) % 4
+    table = {"y": y, "x0": X[:, 0], "x1": X[:, 1], "llm": surrogate, "pi": pi, "lab": labeled,
+             "unit": unit, "year": year}
+    for names, groupings in ((["unit", "year"], [unit, year]), ("unit", unit)):
+        res = dsl_formula("y ~ x0 + x1", table, surrogates=["llm"], sample_prob="pi",
+                          labeled="lab", fixed_effects=names, seed=2)
+        ref = dsl(y, X, surrogate, pi, labeled, fixed_effects=groupings, seed=2,
+                  add_intercept=False, names=["x0", "x1"])
+        np.testing.assert_array_equal(res.estimate, ref.estimate)
+        assert res.names == ("x0", "x1")
 
 
 def test_formula_without_intercept_and_for_the_mean():

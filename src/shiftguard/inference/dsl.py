@@ -57,6 +57,10 @@ from shiftguard.inference._sandwich import (
 )
 
 MODELS = ("mean", "ols", "logistic")
+# Multi-way fixed effects: demeaning rounds stop once no value moves by more than this
+# fraction of the largest value, and give up after this many rounds.
+_FE_TOL = 1e-12
+_FE_MAX_ROUNDS = 10_000
 
 
 def cross_fit_predictions(
@@ -134,14 +138,44 @@ def _group_codes(groups: Any, name: str, n: int) -> np.ndarray:
     return np.unique(labels, return_inverse=True)[1]
 
 
-def _demean_within(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Subtract group means (column by column) -- the within transformation."""
-    counts = np.bincount(codes)
-    flat = values.reshape(len(values), -1)
-    means = np.column_stack(
-        [np.bincount(codes, weights=flat[:, j]) / counts for j in range(flat.shape[1])]
+def _fixed_effect_codes(fixed_effects: Any, n: int) -> list[np.ndarray]:
+    """Group codes of each fixed-effect grouping: one label array ``(n,)``, or several as
+    the columns of an ``(n, k)`` table or a list of label arrays."""
+    if isinstance(fixed_effects, (list, tuple)) and fixed_effects and np.ndim(fixed_effects[0]):
+        groupings = list(fixed_effects)
+    elif np.ndim(fixed_effects) == 2:
+        table = np.asarray(fixed_effects)
+        groupings = [table[:, j] for j in range(table.shape[1])]
+    else:
+        groupings = [fixed_effects]
+    return [_group_codes(g, "fixed_effects", n) for g in groupings]
+
+
+def _demean_within(values: np.ndarray, codes: list[np.ndarray]) -> np.ndarray:
+    """Residuals of ``values`` (column by column) on the dummies of every grouping.
+
+    One grouping: its group means are subtracted (the within transformation). Several:
+    the group means of each grouping in turn, until a round changes no value by more
+    than ``_FE_TOL`` times the largest value (alternating projections, which converge to
+    the residuals of the regression on all dummies; Gaure, 2013).
+    """
+    flat = values.reshape(len(values), -1).astype(np.float64)
+    counts = [np.bincount(c) for c in codes]
+    scale = float(np.abs(flat).max()) if flat.size else 0.0
+    for _ in range(_FE_MAX_ROUNDS):
+        change = 0.0
+        for group, count in zip(codes, counts, strict=True):
+            means = np.column_stack(
+                [np.bincount(group, weights=flat[:, j]) / count for j in range(flat.shape[1])]
+            )
+            flat -= means[group]
+            change = max(change, float(np.abs(means).max()))
+        if len(codes) == 1 or change <= _FE_TOL * scale:
+            return flat.reshape(values.shape)
+    raise InputError(
+        f"the fixed effects did not converge in {_FE_MAX_ROUNDS} rounds of demeaning; "
+        "the groupings are too weakly connected", "fixed_effects",
     )
-    return (flat - means[codes]).reshape(values.shape)
 
 
 def _meat(scores: np.ndarray, cluster_codes: np.ndarray | None) -> np.ndarray:
@@ -192,8 +226,11 @@ def dsl(
         ``"mean"`` (mean of ``y``), ``"ols"`` (linear regression of ``y`` on ``X``) or
         ``"logistic"`` (logistic regression; ``y`` in ``[0, 1]``).
     fixed_effects
-        Group labels ``(n,)`` for one-way fixed effects (``model="ols"`` only): the
-        group intercepts are absorbed by the within transformation and not reported.
+        Group labels ``(n,)`` for one-way fixed effects, or several groupings (an
+        ``(n, k)`` table or a list of label arrays, e.g. unit and year) for multi-way
+        fixed effects (``model="ols"`` only). The group intercepts are absorbed by the
+        within transformation (alternating projections for several groupings) and not
+        reported.
     cluster
         Cluster labels ``(n,)`` for cluster-robust standard errors.
     extra_predictors
@@ -291,7 +328,7 @@ def dsl(
     if fixed_effects is not None:
         if model != "ols":
             raise ParameterError("fixed_effects is supported for model='ols' only")
-        fe_codes = _group_codes(fixed_effects, "fixed_effects", n)
+        fe_codes = _fixed_effect_codes(fixed_effects, n)
     cluster_codes = None if cluster is None else _group_codes(cluster, "cluster", n)
 
     features = [surr]
@@ -322,8 +359,11 @@ def dsl(
     if fe_codes is not None:
         design = _demean_within(X_arr, fe_codes)
         pseudo = _demean_within(pseudo, fe_codes)
-        if (np.abs(design).max(axis=0) < 1e-12 * (1.0 + np.abs(X_arr).max(axis=0))).any():
-            raise InputError("a column is constant within every fixed-effect group", "X")
+        if (np.abs(design).max(axis=0) < 1e-9 * (1.0 + np.abs(X_arr).max(axis=0))).any():
+            raise InputError(
+                "a column is constant within every fixed-effect group (absorbed by the "
+                "fixed effects)", "X",
+            )
     elif add_intercept:
         design = np.column_stack([np.ones(n), X_arr])
         col_names = ["intercept", *col_names]
@@ -407,7 +447,7 @@ def dsl_formula(
     sample_prob: str,
     labeled: str | None = None,
     model: str = "ols",
-    fixed_effects: str | None = None,
+    fixed_effects: str | Sequence[str] | None = None,
     cluster: str | None = None,
     extra_predictors: Sequence[str] = (),
     learner: Any = None,
@@ -442,7 +482,10 @@ def dsl_formula(
         _column(data, sample_prob),
         None if labeled is None else _column(data, labeled),
         model=model,
-        fixed_effects=None if fixed_effects is None else _column(data, fixed_effects),
+        fixed_effects=None if fixed_effects is None else (
+            _column(data, fixed_effects) if isinstance(fixed_effects, str)
+            else [_column(data, name) for name in fixed_effects]
+        ),
         cluster=None if cluster is None else _column(data, cluster),
         extra_predictors=table(extra_predictors) if extra_predictors else None,
         learner=learner,
