@@ -43,6 +43,22 @@ def test_pairwise_ranks_equal_the_sorted_ranks(monkeypatch, method):
         assert sorted(pairwise[0]) == list(range(1, 7))
 
 
+@pytest.mark.parametrize("n_classes", [5, 40])
+def test_aps_scores_equal_a_sorted_cumulative_sum(n_classes):
+    """Both compiled paths (pairwise up to 16 classes, sorting beyond) against NumPy."""
+    rng = np.random.default_rng(n_classes)
+    proba = rng.dirichlet(np.ones(n_classes), size=500).round(2)
+    proba /= proba.sum(axis=1, keepdims=True)
+    order = np.argsort(-proba, axis=1, kind="stable")
+    ranked = np.take_along_axis(proba, order, axis=1)
+    expected = np.empty_like(proba)
+    np.put_along_axis(expected, order, np.cumsum(ranked, axis=1), axis=1)
+    np.testing.assert_allclose(label_scores(proba, "aps"), expected, rtol=0, atol=1e-12)
+    ranks = np.empty_like(proba)
+    np.put_along_axis(ranks, order, np.arange(1.0, n_classes + 1)[None, :], axis=1)
+    np.testing.assert_array_equal(label_scores(proba, "top_k"), ranks)
+
+
 @pytest.fixture(scope="module")
 def iris():
     X, y = load_iris(return_X_y=True)
