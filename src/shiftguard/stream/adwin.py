@@ -88,7 +88,7 @@ def _insert_segment(n_new, totals, counts, n_rows, max_buckets, seq, nxt):
 
 
 @njit(cache=True)
-def _cut_possible(totals, counts, n_rows, width, total, variance, delta, min_window_length):
+def _cut_possible(totals, counts, n_rows, width, total, variance, delta):
     """Whether any bucket boundary passes a necessary condition for river's cut.
 
     A cut needs ``|mu_old - mu_new| > eps >= sqrt(2 v L / m)`` with ``1/m >= 1/n_old +
@@ -158,10 +158,8 @@ def _adwin_run(xs, totals, counts, s, delta, clock, max_buckets, min_window_leng
         block_n, block_s, block_ss = 0.0, 0.0, 0.0
         if width <= grace_period:
             continue
-        if _cut_possible(
-            totals, counts, n_rows, width, total, variance, delta, min_window_length
-        ) and _cut_found(totals, counts, n_rows, width, total, variance, delta,
-                         min_window_length):
+        histogram = (totals, counts, n_rows, width, total, variance, delta)
+        if _cut_possible(*histogram) and _cut_found(*histogram, min_window_length):
             alarms[n_alarms] = hi - 1
             n_alarms += 1
             totals[:, :] = 0.0
