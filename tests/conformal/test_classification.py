@@ -4,7 +4,7 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from shiftguard.conformal import SplitConformalClassifier
-from shiftguard.conformal._scores import label_scores
+from shiftguard.conformal._scores import label_scores, label_sets
 from shiftguard.errors import EstimatorError, InputError, NotFittedError, ParameterError
 
 PROBA = np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3]])
@@ -117,7 +117,7 @@ def test_randomised_scores_are_reproducible_with_a_seed(iris):
 
 
 def test_sets_scored_in_blocks_equal_sets_scored_at_once(monkeypatch, iris):
-    import shiftguard.conformal.classification as classification
+    import shiftguard.conformal._scores as scores
 
     X, y = iris
     model = LogisticRegression(max_iter=1000).fit(X[:50], y[:50])
@@ -127,8 +127,13 @@ def test_sets_scored_in_blocks_equal_sets_scored_at_once(monkeypatch, iris):
         return cp.calibrate(X[50:100], y[50:100]).predict_set(X[100:])
 
     whole = sets()
-    monkeypatch.setattr(classification, "_SET_BLOCK_VALUES", 7)  # 2 rows per block
+    proba = model.predict_proba(X[100:])
+    per_row = np.linspace(0.1, 0.9, len(proba))[:, None]
+    whole_per_row = label_sets(proba, "aps", per_row)
+    monkeypatch.setattr(scores, "_SET_BLOCK_VALUES", 7)  # 2 rows per block
     np.testing.assert_array_equal(sets(), whole)
+    np.testing.assert_array_equal(label_sets(proba, "aps", per_row), whole_per_row)
+    np.testing.assert_array_equal(whole_per_row, label_scores(proba, "aps") <= per_row)
 
 
 def test_errors(iris):

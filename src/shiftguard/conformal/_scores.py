@@ -51,6 +51,41 @@ def label_scores(
     return _ranked_scores(proba, u_row, kind, int(k_reg), float(lambda_reg))
 
 
+# Sets are scored in blocks of this many values: the whole (n, K) score matrix is never
+# allocated. With it, scores and probabilities took 16 MB per call on 100,000 rows and 10
+# classes, which glibc gave back to the system and faulted in again at every call (about
+# 6 ms of a 28 ms call).
+_SET_BLOCK_VALUES = 1 << 16
+
+
+def label_sets(
+    proba: np.ndarray,
+    method: str,
+    threshold: np.ndarray | float,
+    *,
+    u: np.ndarray | None = None,
+    k_reg: int = 1,
+    lambda_reg: float = 0.01,
+) -> np.ndarray:
+    """Prediction sets ``label_scores(proba, ...) <= threshold`` as a boolean ``(n, K)``
+    array, scored a block of rows at a time.
+
+    ``threshold`` is one number, one per label (``(K,)``, class-conditional) or one per
+    row (``(n, 1)``).
+    """
+    sets = np.empty(proba.shape, dtype=bool)
+    per_row = np.ndim(threshold) == 2
+    step = max(1, _SET_BLOCK_VALUES // proba.shape[1])
+    for start in range(0, proba.shape[0], step):
+        rows = slice(start, start + step)
+        scores = label_scores(
+            proba[rows], method, u=None if u is None else u[rows], k_reg=k_reg,
+            lambda_reg=lambda_reg,
+        )
+        np.less_equal(scores, threshold[rows] if per_row else threshold, out=sets[rows])
+    return sets
+
+
 @njit(cache=True)
 def _ranked_scores(
     proba: np.ndarray, u: np.ndarray, kind: int, k_reg: int, lambda_reg: float

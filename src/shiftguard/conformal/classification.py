@@ -23,14 +23,8 @@ from shiftguard.conformal._quantile import (
     require_fitted,
     require_method,
 )
-from shiftguard.conformal._scores import CLASSIFICATION_SCORES, label_scores
+from shiftguard.conformal._scores import CLASSIFICATION_SCORES, label_scores, label_sets
 from shiftguard.errors import InputError, ParameterError
-
-# Test rows are scored in blocks of this many values: the whole (n, K) score matrix is
-# never allocated. With it, scores and probabilities took 16 MB per call on 100,000 rows
-# and 10 classes, which glibc gave back to the system and faulted in again at every call
-# (about 6 ms of a 28 ms call).
-_SET_BLOCK_VALUES = 1 << 16
 
 
 def predict_proba_checked(estimator: Any, X: Any, n_classes: int | None = None) -> np.ndarray:
@@ -155,8 +149,6 @@ class SplitConformalClassifier(PrefitMixin):
             return self.rng_.random(n)
         return None
 
-    def _scores(self, proba: np.ndarray, u: np.ndarray | None) -> np.ndarray:
-        return label_scores(proba, self.method, u=u, k_reg=self.k_reg, lambda_reg=self.lambda_reg)
 
     def _labelled(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         check_choice(self.method, "method", CLASSIFICATION_SCORES)
@@ -177,7 +169,10 @@ class SplitConformalClassifier(PrefitMixin):
         if not hasattr(self, "rng_"):
             self.rng_ = as_rng(self.seed)
         y_idx = label_indices(y, self.classes_)
-        scores = self._scores(proba, self._uniforms(proba.shape[0]))
+        scores = label_scores(
+            proba, self.method, u=self._uniforms(proba.shape[0]), k_reg=self.k_reg,
+            lambda_reg=self.lambda_reg,
+        )
         return scores[np.arange(y.shape[0]), y_idx], y_idx
 
     def conformity_scores(self, X: Any, y: Any) -> np.ndarray:
@@ -213,11 +208,7 @@ class SplitConformalClassifier(PrefitMixin):
         require_fitted(self, "threshold_")
         X = as_features(X)
         proba = predict_proba_checked(self._model(), X, self.classes_.shape[0])
-        u = self._uniforms(proba.shape[0])
-        sets = np.empty(proba.shape, dtype=bool)
-        step = max(1, _SET_BLOCK_VALUES // proba.shape[1])
-        for start in range(0, proba.shape[0], step):
-            rows = slice(start, start + step)
-            scores = self._scores(proba[rows], None if u is None else u[rows])
-            np.less_equal(scores, self.threshold_, out=sets[rows])
-        return sets
+        return label_sets(
+            proba, self.method, self.threshold_, u=self._uniforms(proba.shape[0]),
+            k_reg=self.k_reg, lambda_reg=self.lambda_reg,
+        )

@@ -21,6 +21,7 @@ from shiftguard.conformal._scores import (
     CLASSIFICATION_SCORES,
     PredictionIntervals,
     label_scores,
+    label_sets,
     widened,
 )
 from shiftguard.conformal.classification import (
@@ -207,7 +208,7 @@ class WeightedConformalClassifier(_LabelSetMixin):
         threshold = weighted_conformal_quantiles(
             self.scores_, self.weights_, w_test, float(self.alpha)
         )
-        return label_scores(proba, self.method) <= threshold[:, None]
+        return label_sets(proba, self.method, threshold[:, None])
 
 
 class LabelShiftConformalClassifier(_LabelSetMixin):
@@ -283,7 +284,7 @@ class LabelShiftConformalClassifier(_LabelSetMixin):
     def predict_set(self, X: Any) -> np.ndarray:
         """Boolean ``(n, K)`` prediction sets."""
         require_fitted(self, "threshold_")
-        return label_scores(self._test_proba(X), self.method) <= self.threshold_
+        return label_sets(self._test_proba(X), self.method, self.threshold_)
 
 
 def _clopper_pearson_upper(errors: np.ndarray, total: np.ndarray, delta: float) -> np.ndarray:
