@@ -28,7 +28,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.stats as st
 
-from shiftguard.stats.univariate import (
+from shiftguard.stats import (
     cvm_test_many,
     ks_test_many,
     mannwhitney_test_many,

@@ -11,7 +11,7 @@ Measured variants, all on the same saved data:
 ``cold`` / ``cold_default``
     ``shiftguard.drift.compare(reference, current, ...)``: validation, sorting of both.
 ``kernel_warm`` / ``kernel_cold``
-    ``stats.univariate.presort`` + ``ks_test_many`` alone (reference presorted or not).
+    ``stats.ks.presort`` + ``ks_test_many`` alone (reference presorted or not).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from _common import (
 
 import shiftguard
 from shiftguard.drift import DriftDetector, compare
-from shiftguard.stats import univariate
+from shiftguard.stats import ks
 
 PER_FEATURE = {"multivariate": "none", "localize": False}
 
@@ -61,7 +61,7 @@ def time_task(data: dict[str, np.ndarray]) -> dict[str, object]:
     ref, null, shifted = data["reference"], data["null"], data["shifted"]
     fit_s, monitor = once_time(lambda: DriftDetector(**PER_FEATURE).fit(ref))
     fit_default_s, monitor_default = once_time(lambda: DriftDetector().fit(ref))
-    ref_sorted = univariate.presort(ref)
+    ref_sorted = ks.presort(ref)
     return {
         "library": "shiftguard", "version": shiftguard.__version__,
         "fit_s": fit_s, "fit_default_s": fit_default_s,
@@ -71,9 +71,9 @@ def time_task(data: dict[str, np.ndarray]) -> dict[str, object]:
         "cold": best_time(lambda: compare(ref, shifted, **PER_FEATURE)),
         "cold_default": attempt(lambda: best_time(lambda: compare(ref, shifted), repeats=3)),
         "kernel_warm": best_time(
-            lambda: univariate.ks_test_many(ref_sorted, univariate.presort(shifted))),
+            lambda: ks.ks_test_many(ref_sorted, ks.presort(shifted))),
         "kernel_cold": best_time(
-            lambda: univariate.ks_test_many(univariate.presort(ref), univariate.presort(shifted))),
+            lambda: ks.ks_test_many(ks.presort(ref), ks.presort(shifted))),
         "null": report_summary(monitor.compare(null)),
         "shifted": report_summary(monitor.compare(shifted)),
         "null_default": attempt(lambda: report_summary(monitor_default.compare(null))),

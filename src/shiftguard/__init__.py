@@ -35,9 +35,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "hellinger_test", "presort", "ks_test_many", "adjust_pvalues", "reject", "mmd_test",
         "linear_mmd_test", "energy_test", "classifier_test",
     ),
-    "shiftguard.blackbox": ("bbsd_test", "predicted_label_test"),
-    "shiftguard.text": ("text_drift_test",),
-    "shiftguard.localize": ("localize_shift", "LocalizationResult"),
+    "shiftguard.drift.blackbox": ("bbsd_test", "predicted_label_test"),
+    "shiftguard.drift.text": ("text_drift_test",),
+    "shiftguard.drift.localize": ("localize_shift", "LocalizationResult"),
     "shiftguard.report": ("render_html", "write_html"),
     "shiftguard.stream": (
         "ADWIN", "CUSUM", "DDM", "EDDM", "HDDMA", "HDDMW", "KSWIN", "PageHinkley",
@@ -59,8 +59,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "shiftguard.shift": ("ClassifierDensityRatio", "bbse_weights"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
-_SUBMODULES = ("io", "drift", "stats", "blackbox", "text", "localize", "report", "stream",
-               "conformal", "inference", "shift", "cli")
+_SUBMODULES = ("io", "drift", "stats", "report", "stream", "conformal", "inference", "shift",
+               "cli")
 
 
 def __getattr__(name: str) -> Any:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import scipy.stats as st
 
+from shiftguard import stats as uv
 from shiftguard.errors import InputError, ParameterError
-from shiftguard.stats import univariate as uv
 
 RTOL = 1e-9
 

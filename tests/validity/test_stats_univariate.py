@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from helpers import binomial_band
+from shiftguard import stats as uv
 from shiftguard.stats import distances as ds
-from shiftguard.stats import univariate as uv
 
 pytestmark = pytest.mark.validity
 

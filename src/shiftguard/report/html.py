@@ -338,7 +338,7 @@ def _multivariate_section(multi: MultivariateDrift | None, alpha: float) -> str:
 
 
 def _localization_section(localization: Any) -> str:
-    """The ranking of :func:`shiftguard.localize.localize_shift`, read via ``to_dict()``."""
+    """The ranking of :func:`shiftguard.drift.localize.localize_shift`, read via ``to_dict()``."""
     if localization is None:
         return '<p class="muted">Not run: disabled, or fewer than two numeric columns.</p>'
     data = localization.to_dict()

@@ -1,5 +1,18 @@
-"""Two-sample tests, distances with permutation p-values, and multiple-testing control."""
+"""Two-sample tests, one module per family (``ks``, ``cvm``, ``anderson``, ``ranks``,
+``epps_singleton``, ``categorical``, ``distances``, ``multivariate``), and
+multiple-testing control (``multiple``)."""
 
+from shiftguard.stats.anderson import AndersonResult, anderson_test
+from shiftguard.stats.categorical import (
+    CategoricalTestResult,
+    chi2_test,
+    chi2_test_counts,
+    fisher_test,
+    fisher_test_counts,
+    g_test,
+    g_test_counts,
+)
+from shiftguard.stats.cvm import cvm_test, cvm_test_many
 from shiftguard.stats.distances import (
     hellinger_test,
     hellinger_test_counts,
@@ -9,6 +22,8 @@ from shiftguard.stats.distances import (
     psi_test_counts,
     wasserstein_test,
 )
+from shiftguard.stats.epps_singleton import epps_singleton_test
+from shiftguard.stats.ks import SortedColumns, ks_test, ks_test_many, presort
 from shiftguard.stats.multiple import adjust_pvalues, reject
 from shiftguard.stats.multivariate import (
     ClassifierTestResult,
@@ -18,26 +33,7 @@ from shiftguard.stats.multivariate import (
     linear_mmd_test,
     mmd_test,
 )
-from shiftguard.stats.univariate import (
-    AndersonResult,
-    CategoricalTestResult,
-    SortedColumns,
-    anderson_test,
-    chi2_test,
-    chi2_test_counts,
-    cvm_test,
-    cvm_test_many,
-    epps_singleton_test,
-    fisher_test,
-    fisher_test_counts,
-    g_test,
-    g_test_counts,
-    ks_test,
-    ks_test_many,
-    mannwhitney_test,
-    mannwhitney_test_many,
-    presort,
-)
+from shiftguard.stats.ranks import mannwhitney_test, mannwhitney_test_many
 
 __all__ = [
     "ClassifierTestResult",

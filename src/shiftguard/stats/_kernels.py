@@ -1,7 +1,7 @@
 """Numba kernels behind the two-sample tests: merges of sorted columns and exact KS laws.
 
 Each kernel works on already validated, sorted float64 data; the public functions in
-:mod:`shiftguard.stats.univariate` do the checking and the branching.
+the test modules of :mod:`shiftguard.stats` do the checking and the branching.
 """
 
 from __future__ import annotations

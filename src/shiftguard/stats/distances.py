@@ -38,12 +38,8 @@ import numpy as np
 
 from shiftguard._result import TestResult
 from shiftguard._validation import as_float_array, as_rng, check_positive_int
-from shiftguard.stats.univariate import (
-    CategoricalTestResult,
-    checked_counts,
-    label_counts,
-    wasserstein_effect,
-)
+from shiftguard.stats.categorical import CategoricalTestResult, checked_counts, label_counts
+from shiftguard.stats.ks import wasserstein_effect
 
 __all__ = [
     "PSI_EPSILON",

@@ -174,7 +174,7 @@ def test_collinear_numeric_columns_localise_with_knn(rng):
 def test_docstring_examples_run():
     import doctest
 
-    import shiftguard.drift
+    import shiftguard.drift.detector
 
-    result = doctest.testmod(shiftguard.drift)
+    result = doctest.testmod(shiftguard.drift.detector)
     assert result.attempted >= 2 and result.failed == 0

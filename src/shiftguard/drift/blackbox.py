@@ -82,7 +82,7 @@ def bbsd_test(
     """Black-box shift detection (BBSD): per-class KS tests on predicted probabilities.
 
     Column k of ``probs_ref`` (n, K) is compared with column k of ``probs_cur`` (m, K) by a
-    two-sample Kolmogorov-Smirnov test (:func:`shiftguard.stats.univariate.ks_test`, equal
+    two-sample Kolmogorov-Smirnov test (:func:`shiftguard.stats.ks.ks_test`, equal
     to ``scipy.stats.ks_2samp``); the K p-values are merged by Bonferroni.
 
     Parameters
@@ -122,7 +122,7 @@ def bbsd_test(
     Rabanser, Guennemann & Lipton (2019). Failing loudly: an empirical study of methods
     for detecting dataset shift. NeurIPS.
     """
-    from shiftguard.stats.univariate import ks_test
+    from shiftguard.stats.ks import ks_test
 
     check_choice(alternative, "alternative", _ALTERNATIVES)
     ref = as_float_array(probs_ref, "probs_ref", ndim=2)
@@ -154,7 +154,7 @@ def predicted_label_test(labels_ref: Any, labels_cur: Any) -> PredictedLabelResu
     """Chi-squared test that a fixed model's predicted labels have the same distribution.
 
     Pearson's chi-squared test of homogeneity of the 2 x K table of predicted-label counts
-    (:func:`shiftguard.stats.univariate.chi2_test_counts`, equal to
+    (:func:`shiftguard.stats.categorical.chi2_test_counts`, equal to
     ``scipy.stats.chi2_contingency(table, correction=False)``).
 
     Parameters
@@ -183,7 +183,7 @@ def predicted_label_test(labels_ref: Any, labels_cur: Any) -> PredictedLabelResu
     predictors. ICML.
     Rabanser, Guennemann & Lipton (2019). Failing loudly. NeurIPS.
     """
-    from shiftguard.stats.univariate import chi2_test_counts, label_counts
+    from shiftguard.stats.categorical import chi2_test_counts, label_counts
 
     classes, ref_counts, cur_counts, _ = label_counts(labels_ref, labels_cur)
     res = chi2_test_counts(ref_counts, cur_counts, categories=classes)

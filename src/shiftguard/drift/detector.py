@@ -31,15 +31,15 @@ from shiftguard._result import ResultMixin
 from shiftguard._validation import as_rng, check_alpha, check_choice, check_positive_int
 from shiftguard.errors import InputError, NotFittedError, ParameterError
 from shiftguard.io import Column, Table, check_schema, read_table
-from shiftguard.stats import distances, univariate
+from shiftguard.stats import anderson, categorical, cvm, distances, epps_singleton, ks, ranks
 from shiftguard.stats.multiple import adjust_pvalues
 
 NUMERIC_TESTS = {
-    "ks": univariate.ks_test,
-    "cvm": univariate.cvm_test,
-    "anderson": univariate.anderson_test,
-    "mannwhitney": univariate.mannwhitney_test,
-    "epps_singleton": univariate.epps_singleton_test,
+    "ks": ks.ks_test,
+    "cvm": cvm.cvm_test,
+    "anderson": anderson.anderson_test,
+    "mannwhitney": ranks.mannwhitney_test,
+    "epps_singleton": epps_singleton.epps_singleton_test,
     "wasserstein": distances.wasserstein_test,
     "psi": distances.psi_test,
     "js": distances.js_test,
@@ -289,7 +289,7 @@ class DriftDetector:
         numeric = [c for c in table.columns if c.kind == "numeric"]
         self.numeric_names_ = tuple(c.name for c in numeric)
         if numeric:
-            self.numeric_sorted_ = univariate.presort(_matrix(table, self.numeric_names_))
+            self.numeric_sorted_ = ks.presort(_matrix(table, self.numeric_names_))
             sorted_cols = self.numeric_sorted_
             for j, name in enumerate(self.numeric_names_):
                 k = sorted_cols.n_valid[j]
@@ -408,8 +408,8 @@ class DriftDetector:
 
     def _numeric_tests(self, cur_matrix: np.ndarray) -> dict[str, _RawTest]:
         ref_sorted = self.numeric_sorted_
-        cur_sorted = univariate.presort(cur_matrix)
-        ks_stat, ks_p = univariate.ks_test_many(ref_sorted, cur_sorted)
+        cur_sorted = ks.presort(cur_matrix)
+        ks_stat, ks_p = ks.ks_test_many(ref_sorted, cur_sorted)
         ref_q = _quantiles(ref_sorted, np.linspace(0.0, 1.0, _N_QUANTILES))
         cur_q = _quantiles(cur_sorted, np.linspace(0.0, 1.0, _N_QUANTILES))
         levels = (np.arange(_N_EFFECT_LEVELS) + 0.5) / _N_EFFECT_LEVELS
@@ -455,7 +455,7 @@ class DriftDetector:
         )
 
     def _text_test(self, ref: Column, cur: Column) -> _RawTest:
-        from shiftguard.text import text_drift_test
+        from shiftguard.drift.text import text_drift_test
 
         test = self._test_of_[ref.name]
         res = text_drift_test(
@@ -493,7 +493,7 @@ class DriftDetector:
     def _localize(self, cur: Table) -> Any:
         if not self.localize or len(self.numeric_names_) < 2:
             return None
-        from shiftguard.localize import localize_shift
+        from shiftguard.drift.localize import localize_shift
 
         x = self.design_.complete_numeric(self.reference_, self._rng(3))
         y = self.design_.complete_numeric(cur, self._rng(4))
@@ -728,13 +728,13 @@ def _run_numeric(test: str, x: np.ndarray, y: np.ndarray, n_permutations: int,
 def _run_categorical(test: str, ref_counts: np.ndarray, cur_counts: np.ndarray,
                      n_permutations: int, rng: np.random.Generator, name: str) -> Any:
     if test == "chi2":
-        return univariate.chi2_test_counts(ref_counts, cur_counts)
+        return categorical.chi2_test_counts(ref_counts, cur_counts)
     if test == "g":
-        return univariate.g_test_counts(ref_counts, cur_counts)
+        return categorical.g_test_counts(ref_counts, cur_counts)
     if test == "fisher":
         if ref_counts.size != 2:
             raise InputError(f"Fisher's exact test needs 2 categories, found {ref_counts.size}",
                              name)
-        return univariate.fisher_test_counts(ref_counts, cur_counts)
+        return categorical.fisher_test_counts(ref_counts, cur_counts)
     func = getattr(distances, f"{test}_test_counts")
     return func(ref_counts, cur_counts, n_permutations=n_permutations, seed=rng)

