@@ -43,6 +43,20 @@ def test_json_output_and_report(tables, tmp_path, capsys):
     assert html.read_text().lstrip().lower().startswith("<!doctype html")
 
 
+def test_min_effect_separates_detectable_from_relevant(tables, tmp_path, capsys):
+    # a shift of 1 SD moves the KS distance by about 0.38: relevant at 0.1, not at 0.6
+    html = tmp_path / "r.html"
+    args = ["compare", str(tables["ref"]), str(tables["shifted"]), "--no-localize"]
+    assert main([*args, "--min-effect", "0.1", "--report", str(html)]) == 1
+    out = capsys.readouterr().out
+    assert "DRIFT: 1 of 2 columns changed by more than 0.1" in out
+    assert "Relevant drift" in html.read_text()
+    assert main([*args, "--min-effect", "0.6"]) == 0
+    out = capsys.readouterr().out
+    assert "detected, not relevant" in out
+    assert "NO DRIFT: 0 of 2 columns changed by more than 0.6" in out
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -50,6 +64,7 @@ def test_json_output_and_report(tables, tmp_path, capsys):
         (["--test", "b=ks"], "does not apply to categorical column 'b'"),
         (["--alpha", "2"], "alpha must lie in (0, 1)"),
         (["--kind", "nonsense"], "--kind expects COLUMN=VALUE"),
+        (["--min-effect", "1.5"], "min_effect must lie in [0, 1)"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(tables, capsys, extra, message):

@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--report", metavar="HTML", help="write a self-contained HTML report here")
     p.add_argument("--format", choices=("text", "json"), default="text", help="stdout format")
     p.add_argument("--alpha", type=float, default=0.05, help="FWER (or FDR) level [0.05]")
+    p.add_argument("--min-effect", type=float, default=None, metavar="DELTA",
+                   help="flag a column only when it changed by more than DELTA (KS distance "
+                        "for numeric, total variation for categorical columns; 0-1)")
     p.add_argument("--correction", default="holm",
                    help="bonferroni, holm (default), hochberg, bh or by")
     p.add_argument("--columns", type=_names, help="comma-separated columns to compare")
@@ -88,7 +91,8 @@ def _compare(args: argparse.Namespace) -> int:
         columns=args.columns, exclude=args.exclude,
         kinds=_pairs(args.kind, "--kind") or None, tests=_pairs(args.test, "--test") or None,
         numeric_test=args.numeric_test, categorical_test=args.categorical_test,
-        correction=args.correction, alpha=args.alpha, multivariate=args.multivariate,
+        correction=args.correction, alpha=args.alpha, min_effect=args.min_effect,
+        multivariate=args.multivariate,
         localize=not args.no_localize, n_permutations=args.permutations, seed=args.seed,
     )
     if args.report:
@@ -109,16 +113,20 @@ def _fmt(value: Any, spec: str = ".3g") -> str:
 
 def format_text(report: Any) -> str:
     """Human-readable summary of a :class:`~shiftguard.drift.DriftReport`."""
-    header = ("column", "kind", "test", "statistic", "p", "p_adj", "effect", "missing r/c",
-              "p_missing", "drift")
+    relevance = report.min_effect is not None
+    header = ("column", "kind", "test", "statistic", "p", "p_adj", "effect", "distance [CI]",
+              "missing r/c", "p_missing", *(("p_relevant",) if relevance else ()), "drift")
     rows = [header]
     for c in report.columns:
+        distance = "-" if c.distance is None else (
+            f"{c.distance:.3f} [{c.distance_ci[0]:.3f}, {c.distance_ci[1]:.3f}]")
         rows.append((
             c.name, c.kind, c.test, _fmt(c.statistic, ".4g"), _fmt(c.pvalue),
             _fmt(c.pvalue_adjusted),
-            f"{_fmt(c.effect_size)} {c.effect_size_name}".strip(),
+            f"{_fmt(c.effect_size)} {c.effect_size_name}".strip(), distance,
             f"{c.missing_reference}/{c.missing_current}", _fmt(c.missing_pvalue_adjusted),
-            "DRIFT" if c.drifted else "-",
+            *((_fmt(c.relevance_pvalue_adjusted),) if relevance else ()),
+            _verdict(c, relevance),
         ))
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
     lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
@@ -143,12 +151,19 @@ def format_text(report: Any) -> str:
         names = ", ".join(f.name for f in sorted(flagged, key=lambda f: f.rank)) or "none"
         lines.append(f"conditional-shift localisation ({loc.method}): flagged {names}")
     n_drift = sum(c.drifted for c in report.columns)
+    what = "drifted" if not relevance else f"changed by more than {report.min_effect:g}"
     lines.append(
         f"{'DRIFT' if report.drifted else 'NO DRIFT'}: {n_drift} of {len(report.columns)} columns"
-        f" drifted (alpha {report.alpha:g}, {report.correction} correction; "
+        f" {what} (alpha {report.alpha:g}, {report.correction} correction; "
         f"reference {report.n_reference} rows, current {report.n_current} rows)"
     )
     return "\n".join(lines)
+
+
+def _verdict(column: Any, relevance: bool) -> str:
+    if column.drifted:
+        return "DRIFT"
+    return "detected, not relevant" if relevance and column.detected else "-"
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ def test_fitted_detector_matches_one_shot_and_is_deterministic(rng):
 def test_report_is_json_serialisable(rng):
     report = compare(_frame(rng, 300), _frame(rng, 300, shift=1.0))
     doc = json.loads(json.dumps(report.to_dict(), allow_nan=False))
-    assert doc["schema_version"] == "1"
+    assert doc["schema_version"] == "2"
     assert {c["name"] for c in doc["columns"]} == {"u", "v", "w", "c"}
     assert len(doc["columns"][0]["profile"]["reference_quantiles"]) == 101
 
@@ -178,3 +178,31 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(shiftguard.drift.detector)
     assert result.attempted >= 2 and result.failed == 0
+
+
+def test_min_effect_flags_only_changes_larger_than_delta(rng):
+    n = 60_000
+    ref = {"tiny": rng.normal(size=n), "big": rng.normal(size=n),
+           "k": rng.choice(list("abc"), n), "gaps": rng.normal(size=n)}
+    gaps = rng.normal(size=n)
+    gaps[rng.random(n) < 0.3] = np.nan
+    cur = {"tiny": rng.normal(0.05, 1, n), "big": rng.normal(0.8, 1, n),
+           "k": rng.choice(list("abc"), n), "gaps": gaps}
+    plain = compare(ref, cur, multivariate="none", localize=False)
+    assert plain.column("tiny").drifted  # significant, though negligible
+    report = compare(ref, cur, min_effect=0.05, multivariate="none", localize=False)
+    tiny, big, k, gaps_col = (report.column(c) for c in ("tiny", "big", "k", "gaps"))
+    assert tiny.detected and not tiny.drifted and tiny.relevant is False
+    assert tiny.distance_ci[0] < 0.05 and tiny.relevance_pvalue == 1.0
+    assert big.drifted and big.relevant and big.distance_ci[0] > 0.05
+    assert big.distance_name == "ks_distance" and k.distance_name == "total_variation"
+    assert not k.drifted
+    # the missing rate moved by 0.3 > 0.05: relevant through the missing-rate test alone
+    assert gaps_col.relevant and gaps_col.missing_relevance_pvalue_adjusted < 1e-6
+    assert gaps_col.relevance_pvalue == 1.0
+    assert report.drifted_columns == ("big", "gaps") and report.min_effect == 0.05
+
+
+def test_min_effect_outside_the_unit_interval_is_a_typed_error():
+    with pytest.raises(ParameterError, match="min_effect"):
+        DriftDetector(min_effect=1.5).fit({"x": [1.0, 2.0, 3.0]})

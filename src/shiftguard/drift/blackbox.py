@@ -150,18 +150,24 @@ def bbsd_test(
     )
 
 
-def predicted_label_test(labels_ref: Any, labels_cur: Any) -> PredictedLabelResult:
+def predicted_label_test(
+    labels_ref: Any, labels_cur: Any, *, method: str = "auto", n_permutations: int = 9999,
+    seed: int | np.random.Generator | None = None,
+) -> PredictedLabelResult:
     """Chi-squared test that a fixed model's predicted labels have the same distribution.
 
     Pearson's chi-squared test of homogeneity of the 2 x K table of predicted-label counts
-    (:func:`shiftguard.stats.categorical.chi2_test_counts`, equal to
-    ``scipy.stats.chi2_contingency(table, correction=False)``).
+    (:func:`shiftguard.stats.categorical.chi2_test_counts`: equal to
+    ``scipy.stats.chi2_contingency(table, correction=False)`` when every expected count is
+    at least 5, a permutation p-value otherwise).
 
     Parameters
     ----------
     labels_ref, labels_cur
         Predicted labels (``argmax`` of the probabilities, say) on reference and current
         rows, 1-D.
+    method, n_permutations, seed
+        As in :func:`~shiftguard.stats.categorical.chi2_test_counts`.
 
     Returns
     -------
@@ -169,10 +175,11 @@ def predicted_label_test(labels_ref: Any, labels_cur: Any) -> PredictedLabelResu
 
     Notes
     -----
-    Guarantee: asymptotic. If the model is fixed and both samples are i.i.d. from one
-    input distribution, the predicted labels are i.i.d. multinomial with the same
-    probabilities and the chi-squared p-value is valid as the counts grow (the usual rule:
-    expected counts of at least 5 per cell). This is the "BBSD with hard predictions"
+    Guarantee: if the model is fixed and both samples are i.i.d. from one input
+    distribution, the predicted labels are i.i.d. multinomial with the same probabilities,
+    hence exchangeable between the samples: the permutation p-value (used by default
+    whenever an expected count is below 5) is valid at every size, the chi-squared limit
+    (used otherwise) as the counts grow. This is the "BBSD with hard predictions"
     test of Rabanser et al. (2019); it sees only shifts that change the predicted-class
     shares, and under label shift with an invertible confusion matrix every change of
     p(y) changes them (Lipton et al. 2018).
@@ -186,7 +193,8 @@ def predicted_label_test(labels_ref: Any, labels_cur: Any) -> PredictedLabelResu
     from shiftguard.stats.categorical import chi2_test_counts, label_counts
 
     classes, ref_counts, cur_counts, _ = label_counts(labels_ref, labels_cur)
-    res = chi2_test_counts(ref_counts, cur_counts, categories=classes)
+    res = chi2_test_counts(ref_counts, cur_counts, categories=classes, method=method,
+                           n_permutations=n_permutations, seed=seed)
     return PredictedLabelResult(
         method="predicted_label_chi2",
         statistic=float(res.statistic),

@@ -13,9 +13,30 @@ distribution, the probability that the report flags *anything* (``DriftReport.dr
 is at most ``alpha`` when ``correction`` is ``"holm"`` or ``"bonferroni"`` (familywise
 error control under arbitrary dependence between the tests); with ``"bh"``/``"by"`` the
 expected share of false flags among flagged tests is at most ``alpha`` (FDR; BH assumes
-independence or positive dependence, BY does not). Each per-column p-value is that of the
-named test (see :mod:`shiftguard.stats`); the multivariate test uses a seeded subsample of
-rows (valid, with less power than the full data).
+independence or positive dependence, BY does not). The correction is exact; whether the
+whole bound is exact or asymptotic depends on the p-values it combines. With the defaults:
+
+- numeric columns, KS: exact law when both samples have at most 10,000 observed values
+  (exact for continuous data, conservative with ties); above that the Kolmogorov limit,
+  which is asymptotic (``tests/validity`` finds its size within 3 binomial standard errors
+  of nominal at 200 vs 20,000 rows, continuous and tied);
+- categorical columns, chi-squared: rare categories (expected count below 5) pooled by a
+  rule that depends only on pooled counts; then the chi-squared limit when every expected
+  count of the table is at least 5 (asymptotic), and a Monte Carlo permutation p-value
+  otherwise (exact level at every size);
+- missing-value rates: Fisher's exact test (exact, conservative);
+- the multivariate test: a permutation test on a seeded subsample of at most
+  ``max_rows_multivariate`` rows per sample (exact level; less power than the full data).
+
+So the familywise bound is exact when no KS column exceeds 10,000 values and no
+chi-squared table is on its limit law, and holds asymptotically otherwise.
+``tests/validity/test_drift_messy.py`` checks it on messy null designs (heavy ties, rare
+categories, 30% missing values, 200 vs 20,000 rows, sparse binary columns, 12 correlated
+features).
+
+With ``min_effect`` the verdict comes from relevance tests instead (H0: the column moved
+by at most ``min_effect``), whose p-values are finite-sample bounds for any sizes
+(:mod:`shiftguard.stats.relevance`), corrected the same way.
 """
 
 from __future__ import annotations
@@ -31,8 +52,19 @@ from shiftguard._result import ResultMixin
 from shiftguard._validation import as_rng, check_alpha, check_choice, check_positive_int
 from shiftguard.errors import InputError, NotFittedError, ParameterError
 from shiftguard.io import Column, Table, check_schema, read_table
-from shiftguard.stats import anderson, categorical, cvm, distances, epps_singleton, ks, ranks
+from shiftguard.stats import (
+    anderson,
+    categorical,
+    cvm,
+    distances,
+    epps_singleton,
+    ks,
+    ranks,
+    relevance,
+)
+from shiftguard.stats.categorical import MIN_EXPECTED_COUNT
 from shiftguard.stats.multiple import adjust_pvalues
+from shiftguard.stats.relevance import RelevanceResult
 
 NUMERIC_TESTS = {
     "ks": ks.ks_test,
@@ -50,9 +82,6 @@ TEXT_TESTS = ("mmd", "depth")
 MULTIVARIATE_METHODS = ("auto", "mmd", "energy", "classifier", "none")
 CORRECTIONS = ("bonferroni", "holm", "hochberg", "bh", "by")
 
-#: A categorical cell needs this expected count for the chi-squared approximation; sparser
-#: categories are pooled into one, decided from pooled counts so validity is kept.
-MIN_EXPECTED_COUNT = 5.0
 _N_QUANTILES = 101
 _N_EFFECT_LEVELS = 1000
 _N_BINS = 30
@@ -97,8 +126,10 @@ class ColumnDrift(ResultMixin):
         quantile functions (1,000 levels) in reference standard deviations; for categorical
         columns the total-variation distance between category shares; ``None`` for text.
     drifted
-        Whether the distribution test or the missing-rate test is significant after
-        adjustment.
+        The column's verdict. Without ``min_effect``: the change is *detected* (the
+        distribution test or the missing-rate test is significant after adjustment). With
+        ``min_effect``: the change is *relevant* (a relevance test is significant after
+        adjustment: the column moved by more than ``min_effect``).
     n_reference, n_current
         Observed (non-missing) values in each sample.
     missing_reference, missing_current
@@ -109,6 +140,24 @@ class ColumnDrift(ResultMixin):
         Categories present in current but never seen in the reference.
     profile
         Summaries for plotting.
+    detected
+        Whether the distribution or missing-rate test is significant after adjustment.
+    distance, distance_name, distance_ci
+        The distance the relevance test is about, on one 0-1 scale for every kind: the
+        Kolmogorov-Smirnov distance (``ks_distance``) for numeric columns, the total
+        variation distance (``total_variation``) for categorical ones; and a ``1 - alpha``
+        confidence interval for it (finite-sample, see :mod:`shiftguard.stats.relevance`).
+        ``None`` for text columns.
+    relevance_pvalue, relevance_pvalue_adjusted
+        With ``min_effect``: p-value of H0 "distance <= min_effect", raw and adjusted
+        over the report's relevance tests.
+    missing_relevance_pvalue_adjusted
+        With ``min_effect``: adjusted p-value of H0 "the missing-value rates differ by at
+        most min_effect" (``None`` when nothing is missing).
+    relevant
+        With ``min_effect``: whether either relevance test is significant; else ``None``.
+    notes
+        Why a column was not (fully) tested, in plain words.
     """
 
     name: str
@@ -128,6 +177,15 @@ class ColumnDrift(ResultMixin):
     missing_pvalue_adjusted: float | None
     unseen_categories: tuple[str, ...]
     profile: ColumnProfile
+    detected: bool = False
+    distance: float | None = None
+    distance_name: str = ""
+    distance_ci: tuple[float, float] | None = None
+    relevance_pvalue: float | None = None
+    relevance_pvalue_adjusted: float | None = None
+    missing_relevance_pvalue_adjusted: float | None = None
+    relevant: bool | None = None
+    notes: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,7 +209,10 @@ class DriftReport(ResultMixin):
     Attributes
     ----------
     drifted
-        True when any column or the multivariate test is significant after correction.
+        Without ``min_effect``: true when any column or the multivariate test is
+        significant after correction. With ``min_effect``: true when some column changed
+        by more than ``min_effect`` (relevance tests only; the multivariate test is
+        reported but has no distance to compare with ``min_effect``).
     columns
         One :class:`ColumnDrift` per compared column, in input order.
     multivariate
@@ -162,6 +223,8 @@ class DriftReport(ResultMixin):
         Level and multiple-testing correction of the whole family of tests.
     n_reference, n_current
         Rows in each table.
+    min_effect
+        The relevance tolerance, or ``None`` (significance only).
     """
 
     drifted: bool
@@ -172,7 +235,8 @@ class DriftReport(ResultMixin):
     correction: str
     n_reference: int
     n_current: int
-    schema_version: str = "1"
+    min_effect: float | None = None
+    schema_version: str = "2"
 
     @property
     def drifted_columns(self) -> tuple[str, ...]:
@@ -196,6 +260,7 @@ class _RawTest:
     effect_size_name: str
     unseen: tuple[str, ...]
     profile: ColumnProfile
+    relevance: RelevanceResult | None = None
 
 
 class DriftDetector:
@@ -219,6 +284,13 @@ class DriftDetector:
         ``bonferroni``, ``hochberg``, ``bh``, ``by``.
     alpha
         Familywise error rate (or FDR for ``bh``/``by``) of the report.
+    min_effect
+        Relevance tolerance ``delta`` in [0, 1), or ``None``. When set, a column is flagged
+        only when it has changed by *more than* ``delta`` -- KS distance for numeric
+        columns, total variation for categorical ones and for missing-value rates -- with
+        the report's error control over these relevance tests (finite-sample; see
+        :mod:`shiftguard.stats.relevance`). Use it on large samples, where every column
+        differs significantly by a negligible amount.
     multivariate
         Joint test: ``auto`` (MMD), ``mmd``, ``energy``, ``classifier`` or ``none``.
     localize
@@ -253,6 +325,7 @@ class DriftDetector:
         tests: Mapping[str, str] | None = None,
         correction: str = "holm",
         alpha: float = 0.05,
+        min_effect: float | None = None,
         multivariate: str = "auto",
         localize: bool = True,
         n_permutations: int = 1000,
@@ -268,6 +341,7 @@ class DriftDetector:
         self.tests = tests
         self.correction = correction
         self.alpha = alpha
+        self.min_effect = min_effect
         self.multivariate = multivariate
         self.localize = localize
         self.n_permutations = n_permutations
@@ -328,38 +402,87 @@ class DriftDetector:
         adj_col = adjusted[:n_cols]
         adj_missing = iter(adjusted[n_cols:n_cols + sum(p is not None for p in missing_p)])
 
+        relevant = self._relevance_verdicts(ref, cur, raw_tests)
         results = []
-        for name, t, p_adj, p_miss in zip(ref.names, raw_tests, adj_col, missing_p, strict=True):
+        for name, t, p_adj, p_miss, rel in zip(ref.names, raw_tests, adj_col, missing_p, relevant,
+                                               strict=True):
             p_miss_adj = float(next(adj_missing)) if p_miss is not None else None
-            drifted = bool(p_adj <= self.alpha) or (
+            detected = bool(p_adj <= self.alpha) or (
                 p_miss_adj is not None and p_miss_adj <= self.alpha
             )
+            notes = () if t.relevance is not None or self.min_effect is None else (
+                "no relevance test for text columns: min_effect does not apply",)
             results.append(ColumnDrift(
                 name=name, kind=ref[name].kind, test=t.test, statistic=t.statistic,
                 pvalue=t.pvalue, pvalue_adjusted=float(p_adj), effect_size=t.effect_size,
-                effect_size_name=t.effect_size_name, drifted=drifted,
+                effect_size_name=t.effect_size_name,
+                drifted=detected if self.min_effect is None else bool(rel["relevant"]),
                 n_reference=len(ref[name]) - ref[name].n_missing,
                 n_current=len(cur[name]) - cur[name].n_missing,
                 missing_reference=ref[name].n_missing, missing_current=cur[name].n_missing,
                 missing_pvalue=p_miss, missing_pvalue_adjusted=p_miss_adj,
-                unseen_categories=t.unseen, profile=t.profile,
+                unseen_categories=t.unseen, profile=t.profile, detected=detected,
+                distance=None if t.relevance is None else t.relevance.statistic,
+                distance_name="" if t.relevance is None else (
+                    "ks_distance" if t.relevance.method == "ks_relevance" else "total_variation"),
+                distance_ci=None if t.relevance is None else (t.relevance.ci_low,
+                                                              t.relevance.ci_high),
+                notes=notes, **{k: v for k, v in rel.items() if k != "relevant"},
+                relevant=rel["relevant"],
             ))
         if multi is not None:
             multi = dataclasses.replace(
                 multi, pvalue_adjusted=float(adjusted[-1]), drifted=bool(adjusted[-1] <= self.alpha)
             )
         localization = self._localize(cur)
+        multi_counts = self.min_effect is None and bool(multi and multi.drifted)
         return DriftReport(
-            drifted=any(c.drifted for c in results) or bool(multi and multi.drifted),
+            drifted=any(c.drifted for c in results) or multi_counts,
             columns=tuple(results), multivariate=multi, localization=localization,
             alpha=float(self.alpha), correction=self.correction,
-            n_reference=ref.n_rows, n_current=cur.n_rows,
+            n_reference=ref.n_rows, n_current=cur.n_rows, min_effect=self.min_effect,
         )
+
+    def _relevance_verdicts(self, ref: Table, cur: Table,
+                            raw_tests: Sequence[_RawTest]) -> list[dict[str, Any]]:
+        """Per column: relevance p-values (raw, adjusted over all relevance tests of the
+        report) and the verdict; all ``None`` without ``min_effect``."""
+        empty = {"relevance_pvalue": None, "relevance_pvalue_adjusted": None,
+                 "missing_relevance_pvalue_adjusted": None, "relevant": None}
+        if self.min_effect is None:
+            return [dict(empty) for _ in raw_tests]
+        delta = float(self.min_effect)
+        missing = []
+        for name in ref.names:
+            r, c = ref[name], cur[name]
+            if r.n_missing + c.n_missing == 0:
+                missing.append(None)
+                continue
+            counts = [[r.n_missing, len(r) - r.n_missing], [c.n_missing, len(c) - c.n_missing]]
+            missing.append(relevance.tv_relevance_test_counts(*counts, delta, self.alpha))
+        raw = [t.relevance.pvalue for t in raw_tests if t.relevance is not None]
+        raw += [m.pvalue for m in missing if m is not None]
+        adjusted = iter(adjust_pvalues(np.asarray(raw), method=self.correction).tolist()
+                        if raw else [])
+        dist_adj = [None if t.relevance is None else next(adjusted) for t in raw_tests]
+        miss_adj = [None if m is None else next(adjusted) for m in missing]
+        out = []
+        for t, p_dist, p_miss in zip(raw_tests, dist_adj, miss_adj, strict=True):
+            flags = [p <= self.alpha for p in (p_dist, p_miss) if p is not None]
+            out.append({
+                "relevance_pvalue": None if t.relevance is None else t.relevance.pvalue,
+                "relevance_pvalue_adjusted": p_dist,
+                "missing_relevance_pvalue_adjusted": p_miss,
+                "relevant": any(flags),
+            })
+        return out
 
     # -- internals ---------------------------------------------------------------------
 
     def _check_params(self) -> None:
         check_alpha(self.alpha)
+        if self.min_effect is not None:
+            relevance.check_delta(self.min_effect)
         check_choice(self.correction, "correction", CORRECTIONS)
         check_choice(self.multivariate, "multivariate", MULTIVARIATE_METHODS)
         check_choice(self.numeric_test, "numeric_test", tuple(NUMERIC_TESTS))
@@ -387,6 +510,13 @@ class DriftDetector:
                 )
             chosen[col.name] = test
         return chosen
+
+    def _family_permutations(self) -> int:
+        """Permutations of a cheap per-column permutation test: at least ``n_permutations``,
+        and enough that its smallest p-value, ``1 / (1 + B)``, is ``alpha / (20 m)`` for the
+        report's ``m`` tests, so that a multiplicity correction can still reject it."""
+        n_tests = 2 * len(self.reference_.names) + 1
+        return max(self.n_permutations, math.ceil(20 * n_tests / self.alpha) - 1)
 
     def _rng(self, stream: int) -> np.random.Generator:
         return as_rng(None if self.seed is None else np.random.default_rng([self.seed, stream]))
@@ -429,6 +559,9 @@ class DriftDetector:
                 test=test, statistic=statistic, pvalue=pvalue, effect_size=float(effect[j]),
                 effect_size_name="wasserstein_sd", unseen=(),
                 profile=_numeric_profile(ref_sorted, cur_sorted, j, ref_q[:, j], cur_q[:, j]),
+                relevance=relevance.ks_relevance_from_distance(
+                    ks_stat[j], ref_sorted.n_valid[j], cur_sorted.n_valid[j],
+                    self.min_effect or 0.0, self.alpha),
             )
         return out
 
@@ -436,15 +569,13 @@ class DriftDetector:
         labels, ref_counts, cur_counts = _aligned_counts(ref, cur)
         unseen = tuple(labels[len(ref.categories):][cur_counts[len(ref.categories):] > 0])
         test = self._test_of_[ref.name]
-        # Only the asymptotic tests need cells large enough; exact and permutation ones don't.
+        # Pooling rare categories keeps the chi-squared and G tests powerful against changes
+        # in the common ones; their p-value is by permutation whenever a cell stays sparse.
         r, c = _pool_rare(ref_counts, cur_counts) if test in ("chi2", "g") else (ref_counts,
                                                                                   cur_counts)
-        if r.size < 2:
-            statistic, pvalue = 0.0, 1.0  # a single (pooled) category carries no evidence
-        else:
-            rng = self._rng(1000 + _col_index(self.reference_, ref.name))
-            res = _run_categorical(test, r, c, self.n_permutations, rng, ref.name)
-            statistic, pvalue = float(res.statistic), float(res.pvalue)
+        rng = self._rng(1000 + _col_index(self.reference_, ref.name))
+        res = _run_categorical(test, r, c, self._family_permutations(), rng, ref.name)
+        statistic, pvalue = float(res.statistic), float(res.pvalue)
         ref_share = ref_counts / ref_counts.sum()
         cur_share = cur_counts / cur_counts.sum()
         return _RawTest(
@@ -452,6 +583,8 @@ class DriftDetector:
             effect_size=float(0.5 * np.abs(ref_share - cur_share).sum()),
             effect_size_name="total_variation", unseen=unseen,
             profile=_categorical_profile(labels, ref_share, cur_share),
+            relevance=relevance.tv_relevance_test_counts(ref_counts, cur_counts,
+                                                         self.min_effect or 0.0, self.alpha),
         )
 
     def _text_test(self, ref: Column, cur: Column) -> _RawTest:
@@ -617,17 +750,21 @@ def _aligned_counts(ref: Column, cur: Column) -> tuple[np.ndarray, np.ndarray, n
 
 
 def _pool_rare(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pool categories whose smallest expected cell count is below MIN_EXPECTED_COUNT.
+    """Pool categories whose smallest expected cell count is below MIN_EXPECTED_COUNT into
+    one cell, when at least two categories are common enough to stay on their own.
 
     The choice depends only on pooled counts, which are the same under every permutation
-    of the rows between samples, so the test stays valid conditionally on it.
+    of the rows between samples, so the test stays valid conditionally on it. The pooled
+    cell may itself stay sparse: the test's ``"auto"`` p-value is then by permutation.
+    When fewer than two categories are common (identifier-like or high-cardinality
+    columns) nothing is pooled, so the test never degenerates to a single cell.
     """
     pooled = ref_counts + cur_counts
     expected = min(ref_counts.sum(), cur_counts.sum()) * pooled / pooled.sum()
-    rare = expected < MIN_EXPECTED_COUNT
-    if not rare.any():
-        return ref_counts, cur_counts
+    rare = (expected < MIN_EXPECTED_COUNT) & (pooled > 0)
     keep = ~rare & (pooled > 0)
+    if not rare.any() or np.count_nonzero(keep) < 2:
+        return ref_counts, cur_counts
     return (
         np.append(ref_counts[keep], ref_counts[rare].sum()),
         np.append(cur_counts[keep], cur_counts[rare].sum()),
@@ -728,9 +865,11 @@ def _run_numeric(test: str, x: np.ndarray, y: np.ndarray, n_permutations: int,
 def _run_categorical(test: str, ref_counts: np.ndarray, cur_counts: np.ndarray,
                      n_permutations: int, rng: np.random.Generator, name: str) -> Any:
     if test == "chi2":
-        return categorical.chi2_test_counts(ref_counts, cur_counts)
+        return categorical.chi2_test_counts(ref_counts, cur_counts,
+                                            n_permutations=n_permutations, seed=rng)
     if test == "g":
-        return categorical.g_test_counts(ref_counts, cur_counts)
+        return categorical.g_test_counts(ref_counts, cur_counts, n_permutations=n_permutations,
+                                         seed=rng)
     if test == "fisher":
         if ref_counts.size != 2:
             raise InputError(f"Fisher's exact test needs 2 categories, found {ref_counts.size}",

@@ -253,6 +253,8 @@ def _header(report: DriftReport, names: tuple[str, str]) -> str:
         verdict = f"<strong>No drift detected</strong> in {columns}"
         if multi is not None:
             verdict += " nor by the multivariate test"
+    if report.min_effect is not None:
+        return _relevance_header(report, names)
     n_missing_tests = sum(c.missing_pvalue is not None for c in report.columns)
     family = ["per-column distribution tests"]
     if n_missing_tests:
@@ -278,6 +280,31 @@ def _header(report: DriftReport, names: tuple[str, str]) -> str:
     )
 
 
+def _relevance_header(report: DriftReport, names: tuple[str, str]) -> str:
+    n_cols = len(report.columns)
+    n_relevant = sum(c.drifted for c in report.columns)
+    n_detected = sum(c.detected for c in report.columns)
+    delta = report.min_effect
+    if report.drifted:
+        verdict = (f"<strong>Relevant drift</strong>: {n_relevant} of {n_cols} columns changed "
+                   f"by more than {delta:g}")
+    else:
+        verdict = f"<strong>No relevant drift</strong>: no column changed by more than {delta:g}"
+    procedure, rate, assumption = _CORRECTIONS[report.correction]
+    return (
+        f'<div class="verdict {"drift" if report.drifted else "ok"}">{verdict}.</div>'
+        f"<p>{_esc(names[0])}: <strong>{report.n_reference:,}</strong> rows &middot; "
+        f"{_esc(names[1])}: <strong>{report.n_current:,}</strong> rows.</p>"
+        f"<p>A column is flagged when its distribution moved by more than {delta:g} "
+        "(Kolmogorov&ndash;Smirnov distance for numeric columns, total variation for "
+        "categorical ones and for missing-value rates: the largest change in the share of "
+        "values below any threshold, or in any set of categories). These relevance tests are "
+        f"finite-sample and corrected together with {procedure} at &alpha; = "
+        f"{report.alpha:.3g} ({rate}, {assumption}). {n_detected} column(s) show a "
+        "statistically detectable change of any size; the table shows both.</p>"
+    )
+
+
 _TABLE_HEADERS = (
     ("column", "Column name"),
     ("kind", "numeric, categorical or text"),
@@ -287,6 +314,8 @@ _TABLE_HEADERS = (
     ("adj. p", "p-value adjusted for multiple testing"),
     ("effect size", "W1/SD: Wasserstein-1 distance in reference standard deviations; "
                     "TV: total-variation distance of category shares"),
+    ("distance (CI)", "KS distance (numeric) or total variation (categorical), 0-1, with a "
+                      "finite-sample confidence interval at the report's level"),
     ("missing ref", "Missing values in the reference"),
     ("missing cur", "Missing values in the current sample"),
     ("missing p", "Fisher's exact test of equal missing rates (raw)"),
@@ -310,7 +339,7 @@ def _results_table(columns: Sequence[ColumnDrift], alpha: float) -> str:
             f'<tr{" class=drift" if c.drifted else ""}>'
             f'<td><a href="#col-{i}">{_esc(c.name)}</a></td><td>{_esc(c.kind)}</td>'
             f"<td>{_esc(c.test)}</td>{_num_cell(c.statistic, '.4g')}"
-            f"{_p_cell(c.pvalue)}{_p_cell(c.pvalue_adjusted)}{effect}"
+            f"{_p_cell(c.pvalue)}{_p_cell(c.pvalue_adjusted)}{effect}{_distance_cell(c)}"
             f'<td class="n">{c.missing_reference:,}</td><td class="n">{c.missing_current:,}</td>'
             f"{_p_cell(c.missing_pvalue)}{_p_cell(c.missing_pvalue_adjusted)}"
             f'<td data-v="{unseen}">{unseen_text}</td>'
@@ -656,8 +685,22 @@ def _any_cell(key: str, value: Any) -> str:
     return f"<td>{_esc(_fmt_any(value))}</td>"
 
 
+def _distance_cell(c: ColumnDrift) -> str:
+    if c.distance is None or c.distance_ci is None:
+        return "<td></td>"
+    low, high = c.distance_ci
+    return (f'<td class="n" data-v="{c.distance:.6g}">{c.distance:.3f} '
+            f"<small>({low:.3f}&ndash;{high:.3f})</small></td>")
+
+
 def _drift_badge(c: ColumnDrift, alpha: float) -> str:
     """DRIFT or no drift, saying which test flagged a drifted column."""
+    if c.relevant is not None:
+        if c.relevant:
+            return '<span class="badge drift">RELEVANT</span>'
+        if c.detected:
+            return '<span class="badge ok">detected, not relevant</span>'
+        return '<span class="badge ok">no drift</span>'
     if not c.drifted:
         return '<span class="badge ok">no drift</span>'
     reasons = []

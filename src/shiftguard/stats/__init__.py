@@ -34,8 +34,16 @@ from shiftguard.stats.multivariate import (
     mmd_test,
 )
 from shiftguard.stats.ranks import mannwhitney_test, mannwhitney_test_many
+from shiftguard.stats.relevance import (
+    RelevanceResult,
+    ks_relevance_test,
+    tv_relevance_test_counts,
+)
 
 __all__ = [
+    "RelevanceResult",
+    "ks_relevance_test",
+    "tv_relevance_test_counts",
     "ClassifierTestResult",
     "KernelTestResult",
     "classifier_test",

@@ -17,10 +17,13 @@ from shiftguard._result import TestResult
 from shiftguard._validation import (
     as_count_array,
     as_label_array,
+    as_rng,
     check_choice,
+    check_positive_int,
 )
 from shiftguard.errors import InputError
 from shiftguard.stats.ks import ALTERNATIVES
+from shiftguard.stats.montecarlo import sequential_pvalue
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,50 +84,111 @@ def checked_counts(
     return ref, cur, tuple(v.item() if isinstance(v, np.generic) else v for v in labels)
 
 
-def _pearson_and_g(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float, int]:
-    """Pearson's chi-squared, the G statistic and the degrees of freedom of the 2 x k table.
+#: Every cell of the 2 x k table needs this expected count before ``method="auto"`` trusts
+#: the chi-squared limit; below it the p-value is by permutation.
+MIN_EXPECTED_COUNT = 5.0
+_METHODS = ("auto", "asymptotic", "permutation")
+#: Upper bound on permutations x categories for one Monte Carlo p-value (~0.5 s).
+_MAX_PERMUTATION_WORK = 20_000_000
 
-    Categories empty in both samples carry no information and are left out.
-    """
+
+def _table(ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """The 2 x k table without the categories empty in both samples (they carry nothing)."""
+    keep = (ref + cur) > 0
+    return np.vstack([ref[keep], cur[keep]])
+
+
+def _statistic(name: str, cur: np.ndarray, pooled: np.ndarray, n_ref: float,
+               n_cur: float) -> np.ndarray:
+    """Pearson's chi-squared (``name="chi2"``) or G (``"g"``) of 2 x k tables given by the
+    current row(s) ``cur`` (shape (k,) or (B, k)) and the pooled counts; the reference row
+    is ``pooled - cur``."""
+    total = n_ref + n_cur
+    e_cur = pooled * (n_cur / total)
+    e_ref = pooled * (n_ref / total)
+    if name == "chi2":
+        return (cur - e_cur) ** 2 @ (1.0 / e_cur + 1.0 / e_ref)
     from scipy.special import xlogy
 
-    keep = (ref + cur) > 0
-    table = np.vstack([ref[keep], cur[keep]])
-    if table.shape[1] < 2:
-        return 0.0, 0.0, 0
-    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0) / table.sum()
-    pearson = float(np.sum((table - expected) ** 2 / expected))
-    g = float(2.0 * np.sum(xlogy(table, table / expected)))
-    return pearson, g, table.shape[1] - 1
-
-
-def _cramers_v(pearson: float, ref: np.ndarray, cur: np.ndarray) -> float:
-    return math.sqrt(pearson / (ref.sum() + cur.sum()))
+    ref = pooled - cur
+    return 2.0 * (xlogy(cur, cur / e_cur) + xlogy(ref, ref / e_ref)).sum(axis=-1)
 
 
 def _contingency_result(
-    name: str, ref: np.ndarray, cur: np.ndarray, unseen: tuple[Any, ...]
+    name: str, ref: np.ndarray, cur: np.ndarray, unseen: tuple[Any, ...], method: str,
+    n_permutations: int, seed: int | np.random.Generator | None,
 ) -> CategoricalTestResult:
     from scipy.stats import chi2
 
-    pearson, g, dof = _pearson_and_g(ref, cur)
-    statistic = pearson if name == "chi2" else g
-    pvalue = 1.0 if dof == 0 else float(chi2.sf(statistic, dof))
-    return CategoricalTestResult(
-        name, statistic, pvalue, _cramers_v(pearson, ref, cur), unseen_categories=unseen
-    )
+    check_choice(method, "method", _METHODS)
+    n_permutations = check_positive_int(n_permutations, "n_permutations")
+    table = _table(ref, cur)
+    n_ref, n_cur = float(table[0].sum()), float(table[1].sum())
+    pooled = table.sum(axis=0)
+    if pooled.size < 2:
+        # A single category observed: the table holds no evidence.
+        return CategoricalTestResult(name, 0.0, 1.0, 0.0, unseen_categories=unseen)
+    statistic = float(_statistic(name, table[1], pooled, n_ref, n_cur))
+    effect = _cramers_v(ref, cur)
+    smallest_expected = pooled.min() * min(n_ref, n_cur) / (n_ref + n_cur)
+    if method == "asymptotic" or (method == "auto" and smallest_expected >= MIN_EXPECTED_COUNT):
+        pvalue = float(chi2.sf(statistic, pooled.size - 1))
+        return CategoricalTestResult(name, statistic, pvalue, effect, unseen_categories=unseen)
+    n_permutations = min(n_permutations, max(999, _MAX_PERMUTATION_WORK // pooled.size))
+    rng = as_rng(seed)
+
+    def draw(size: int) -> np.ndarray:
+        return _permuted_statistics(name, pooled, n_ref, n_cur, size, rng)
+
+    pvalue, n_drawn = sequential_pvalue(statistic, draw, n_permutations)
+    return CategoricalTestResult(name, statistic, pvalue, effect, n_drawn,
+                                 unseen_categories=unseen)
 
 
-def chi2_test(x: Any, y: Any) -> CategoricalTestResult:
+def _permuted_statistics(name: str, pooled: np.ndarray, n_ref: float, n_cur: float,
+                         n_permutations: int, rng: np.random.Generator) -> np.ndarray:
+    """Statistics of ``n_permutations`` random relabellings of the rows between samples.
+
+    Relabelling the pooled rows at random makes the smaller sample's row of the table a
+    multivariate hypergeometric draw from the pooled category counts. Few categories: drawn
+    as counts directly (NumPy, cost per draw ~ categories); many categories: by a partial
+    shuffle of the pooled rows' codes (cost per draw ~ the smaller sample's rows).
+    """
+    n_small = int(min(n_ref, n_cur))
+    colors = pooled.astype(np.int64)
+    out = np.empty(n_permutations)
+    block = max(1, 4_000_000 // max(colors.size, n_small))
+    for start in range(0, n_permutations, block):
+        size = min(block, n_permutations - start)
+        if colors.size * 4 <= n_small:
+            draws = rng.multivariate_hypergeometric(colors, n_small, size=size,
+                                                    method="marginals").astype(np.float64)
+        else:
+            from shiftguard.stats._categorical_kernels import permuted_counts
+
+            codes = np.repeat(np.arange(colors.size), colors)
+            draws = permuted_counts(codes, n_small, colors.size, rng.random((size, n_small)))
+        cur = draws if n_cur <= n_ref else pooled - draws
+        out[start:start + size] = _statistic(name, cur, pooled, n_ref, n_cur)
+    return out
+
+
+def chi2_test(
+    x: Any, y: Any, *, method: str = "auto", n_permutations: int = 9999,
+    seed: int | np.random.Generator | None = None,
+) -> CategoricalTestResult:
     """Pearson's chi-squared test of homogeneity of two categorical samples.
 
-    Statistic and p-value equal ``scipy.stats.chi2_contingency(table, correction=False)``.
-    See :func:`chi2_test_counts` for the null hypothesis and guarantee.
+    With ``method="asymptotic"`` (and with ``"auto"`` when every expected count is at
+    least 5) statistic and p-value equal ``scipy.stats.chi2_contingency(table,
+    correction=False)``. See :func:`chi2_test_counts` for the null hypothesis and guarantee.
 
     Parameters
     ----------
     x, y
         Reference and current labels (str, int, bool or object), 1-D, no missing labels.
+    method, n_permutations, seed
+        As in :func:`chi2_test_counts`.
 
     Examples
     --------
@@ -133,11 +197,13 @@ def chi2_test(x: Any, y: Any) -> CategoricalTestResult:
     ('c',)
     """
     categories, ref, cur, unseen = label_counts(x, y)
-    return _contingency_result("chi2", ref, cur, unseen)
+    return _contingency_result("chi2", ref, cur, unseen, method, n_permutations, seed)
 
 
 def chi2_test_counts(
-    ref_counts: Any, cur_counts: Any, categories: Sequence[Any] | None = None
+    ref_counts: Any, cur_counts: Any, categories: Sequence[Any] | None = None, *,
+    method: str = "auto", n_permutations: int = 9999,
+    seed: int | np.random.Generator | None = None,
 ) -> CategoricalTestResult:
     """Pearson's chi-squared test of homogeneity from per-category counts.
 
@@ -146,51 +212,80 @@ def chi2_test_counts(
     in either (categories with zero counts in both are left out); a category seen only in
     the current sample (unseen in the reference) stays a category of its own, since its
     pooled expected counts are positive, and is listed in ``unseen_categories``.
-    Statistic and p-value equal ``scipy.stats.chi2_contingency(table, correction=False)``.
 
-    Guarantee: asymptotic; under the null the statistic tends to chi-squared with ``k - 1``
-    degrees of freedom as the counts grow (rule of thumb: expected counts of at least 5;
-    for sparse tables pool rare categories or use a permutation distance). Effect size:
-    Cramer's V. With a single category the table holds no evidence: statistic 0, p = 1.
+    Guarantee: with ``method="permutation"`` the p-value is a Monte Carlo p-value over at
+    most ``B = n_permutations`` random relabellings of the rows between the two samples
+    (drawn as multivariate hypergeometric counts), stopped early by Besag and Clifford's
+    sequential rule (:mod:`shiftguard.stats.montecarlo`) once 20 relabellings reach the
+    observed statistic; so ``P(p <= alpha) <= alpha`` exactly, at every sample size and for
+    any counts, when the rows are exchangeable under the null. The smallest attainable
+    p-value is ``1 / (1 + B)``; ``n_permutations`` in the result is the number drawn.
+    With ``"asymptotic"`` the p-value is the chi-squared limit with ``k - 1`` degrees of
+    freedom, only approximately valid and badly wrong for sparse tables (rare categories,
+    a small sample against a large one: the audit's design, 4 common and 6 categories of
+    probability 1e-4, 20,000 against 200 rows, gave a size of about 0.1 at 0.05 with rare
+    categories pooled). ``"auto"`` (default) uses the limit only when every cell of the
+    table has an expected count of at least ``MIN_EXPECTED_COUNT`` (5) and the permutation
+    p-value otherwise; ``tests/validity`` checks its size on rare-category designs with 200
+    against 20,000 rows. ``B`` is capped so that ``B * k`` stays below 2e7 (at least 999).
+
+    Effect size: Cramer's V. With a single category the table holds no evidence:
+    statistic 0, p = 1.
+
     Parameters
     ----------
     ref_counts, cur_counts
         Counts per category (same order, whole numbers >= 0), each sample non-empty.
     categories
         Optional labels of the categories, used in ``unseen_categories`` (else positions).
+    method
+        ``"auto"``, ``"asymptotic"`` or ``"permutation"``.
+    n_permutations, seed
+        Number of random relabellings and their seed, for the permutation p-value.
 
     References
     ----------
     Pearson, K. (1900). On the criterion that a given system of deviations from the
     probable... Philosophical Magazine 50, 157-175.
+    Agresti, A. (2013). Categorical Data Analysis, 3rd ed., section 3.5 (exact and Monte
+    Carlo inference for sparse tables).
     """
     ref, cur, unseen = checked_counts(ref_counts, cur_counts, categories)
-    return _contingency_result("chi2", ref, cur, unseen)
+    return _contingency_result("chi2", ref, cur, unseen, method, n_permutations, seed)
 
 
-def g_test(x: Any, y: Any) -> CategoricalTestResult:
+def g_test(
+    x: Any, y: Any, *, method: str = "auto", n_permutations: int = 9999,
+    seed: int | np.random.Generator | None = None,
+) -> CategoricalTestResult:
     """Likelihood-ratio (G) test of homogeneity of two categorical samples.
 
-    Statistic and p-value equal ``scipy.stats.chi2_contingency(table, correction=False,
-    lambda_="log-likelihood")``. See :func:`g_test_counts` for the guarantee.
+    With ``method="asymptotic"`` (and with ``"auto"`` when every expected count is at
+    least 5) statistic and p-value equal ``scipy.stats.chi2_contingency(table,
+    correction=False, lambda_="log-likelihood")``. See :func:`g_test_counts` for the
+    guarantee.
     """
     categories, ref, cur, unseen = label_counts(x, y)
-    return _contingency_result("g", ref, cur, unseen)
+    return _contingency_result("g", ref, cur, unseen, method, n_permutations, seed)
 
 
 def g_test_counts(
-    ref_counts: Any, cur_counts: Any, categories: Sequence[Any] | None = None
+    ref_counts: Any, cur_counts: Any, categories: Sequence[Any] | None = None, *,
+    method: str = "auto", n_permutations: int = 9999,
+    seed: int | np.random.Generator | None = None,
 ) -> CategoricalTestResult:
     """Likelihood-ratio (G) test of homogeneity from per-category counts.
 
-    Same null hypothesis, table (including categories unseen in the reference, listed in
-    ``unseen_categories``) and asymptotic chi-squared guarantee as
-    :func:`chi2_test_counts`; the statistic is ``G = 2 sum O log(O / E)``. Statistic and
-    p-value equal ``scipy.stats.chi2_contingency(table, correction=False,
-    lambda_="log-likelihood")``. Effect size: Cramer's V (from Pearson's statistic).
+    Same null hypothesis and table (including categories unseen in the reference, listed
+    in ``unseen_categories``) as :func:`chi2_test_counts`; the statistic is
+    ``G = 2 sum O log(O / E)``. Effect size: Cramer's V (from Pearson's statistic).
+
+    Guarantee: as for :func:`chi2_test_counts` (the same permutation scheme and the same
+    rule for ``"auto"``).
+
     Parameters
     ----------
-    ref_counts, cur_counts, categories
+    ref_counts, cur_counts, categories, method, n_permutations, seed
         As in :func:`chi2_test_counts`.
 
     References
@@ -198,7 +293,7 @@ def g_test_counts(
     Sokal, R. R. and Rohlf, F. J. (1995). Biometry, 3rd ed., section 17.2 (G-test).
     """
     ref, cur, unseen = checked_counts(ref_counts, cur_counts, categories)
-    return _contingency_result("g", ref, cur, unseen)
+    return _contingency_result("g", ref, cur, unseen, method, n_permutations, seed)
 
 
 def fisher_test(x: Any, y: Any, alternative: str = "two-sided") -> CategoricalTestResult:
@@ -268,11 +363,17 @@ def _fisher(
     cur = np.pad(cur, (0, 2 - cur.size))
     table = np.vstack([ref, cur]).astype(np.int64)
     res = fisher_exact(table, alternative=alternative)
-    pearson = _pearson_and_g(ref, cur)[0] if (table.sum(axis=0) > 0).all() else 0.0
     return CategoricalTestResult(
-        "fisher",
-        float(res.statistic),
-        float(res.pvalue),
-        _cramers_v(pearson, ref, cur),
+        "fisher", float(res.statistic), float(res.pvalue), _cramers_v(ref, cur),
         unseen_categories=unseen,
     )
+
+
+def _cramers_v(ref: np.ndarray, cur: np.ndarray) -> float:
+    """Cramer's V of the 2 x k table, ``sqrt(chi2 / N)`` (0 with a single category)."""
+    table = _table(ref, cur)
+    if table.shape[1] < 2:
+        return 0.0
+    n_ref, n_cur = table.sum(axis=1)
+    pearson = float(_statistic("chi2", table[1], table.sum(axis=0), n_ref, n_cur))
+    return math.sqrt(pearson / (n_ref + n_cur))

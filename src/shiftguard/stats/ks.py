@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from shiftguard._result import TestResult
+from shiftguard._threads import kernel_threads
 from shiftguard._validation import (
     as_float_array,
     check_choice,
@@ -152,9 +153,11 @@ def ks_test_many(
     check_choice(alternative, "alternative", ALTERNATIVES)
     check_choice(method, "method", _KS_METHODS)
     reference, current = paired_columns(reference, current)
-    d_plus, d_minus = _kernels.ks_extremes(
-        reference.values, reference.n_valid, current.values, current.n_valid
-    )
+    work = int(reference.n_valid.sum() + current.n_valid.sum())
+    with kernel_threads(work):
+        d_plus, d_minus = _kernels.ks_extremes(
+            reference.values, reference.n_valid, current.values, current.n_valid
+        )
     return _ks_pvalues(d_plus, d_minus, reference.n_valid, current.n_valid, alternative, method)
 
 
@@ -233,7 +236,8 @@ def ks_test(
     check_choice(method, "method", _KS_METHODS)
     n = np.array([xs.size], dtype=np.int64)
     m = np.array([ys.size], dtype=np.int64)
-    d_plus, d_minus = _kernels.ks_extremes(xs[:, None], n, ys[:, None], m)
+    with kernel_threads(xs.size + ys.size):
+        d_plus, d_minus = _kernels.ks_extremes(xs[:, None], n, ys[:, None], m)
     stat, pvalue = _ks_pvalues(d_plus, d_minus, n, m, alternative, method)
     return TestResult("ks", float(stat[0]), float(pvalue[0]), wasserstein_effect(xs, ys))
 
@@ -367,13 +371,11 @@ def _ks_asymptotic(d: np.ndarray, n1: np.ndarray, n2: np.ndarray, alternative: s
             & (t * d >= 2.2) & (t * d < 370.0)
         )
         prob = np.empty(d.shape)
-        prob[smirnov_region] = np.clip(
-            2.0 * _kernels.smirnov_sf_many(
-                size[smirnov_region].astype(np.int64), d[smirnov_region]
-            ),
-            0.0,
-            1.0,
-        )
+        sizes = size[smirnov_region].astype(np.int64)
+        with kernel_threads(int(sizes.sum())):
+            prob[smirnov_region] = np.clip(
+                2.0 * _kernels.smirnov_sf_many(sizes, d[smirnov_region]), 0.0, 1.0
+            )
         rest = ~smirnov_region
         if rest.any():
             prob[rest] = kstwo.sf(d[rest], size[rest])

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from shiftguard._result import TestResult
+from shiftguard._threads import kernel_threads
 from shiftguard._validation import (
     as_float_array,
     check_choice,
@@ -107,9 +108,10 @@ def mannwhitney_test_many(
     check_choice(alternative, "alternative", ALTERNATIVES)
     check_choice(method, "method", ("auto", "asymptotic", "exact"))
     reference, current = paired_columns(reference, current)
-    rank_sum, tie_term, _ = _kernels.rank_statistics(
-        reference.values, reference.n_valid, current.values, current.n_valid
-    )
+    with kernel_threads(int(reference.n_valid.sum() + current.n_valid.sum())):
+        rank_sum, tie_term, _ = _kernels.rank_statistics(
+            reference.values, reference.n_valid, current.values, current.n_valid
+        )
     n1 = reference.n_valid.astype(np.float64)
     n2 = current.n_valid.astype(np.float64)
     u1 = rank_sum - n1 * (n1 + 1) / 2
