@@ -41,8 +41,8 @@ def test_shape_size_and_type_errors_name_the_input():
 @pytest.mark.parametrize("order", ["C", "F"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_large_arrays_catch_every_non_finite_value(order, bad):
-    """Large contiguous arrays are checked through their sum of squares first; a single
-    bad value anywhere (SIMD body or tail) must still be caught."""
+    """Large contiguous arrays are checked through their sum first; a single bad value
+    anywhere (SIMD body or tail) must still be caught."""
     X = np.asfortranarray(np.ones((1001, 7))) if order == "F" else np.ones((1001, 7))
     for i, j in [(0, 0), (500, 3), (1000, 6), (999, 5)]:
         Y = X.copy(order=order)
@@ -51,7 +51,15 @@ def test_large_arrays_catch_every_non_finite_value(order, bad):
             as_float_array(Y, "X", ndim=2)
 
 
-def test_large_finite_values_whose_squares_overflow_are_accepted():
-    X = np.full((1000, 5), 1e200)
-    X[::2] *= -1.0
+@pytest.mark.parametrize("value", [1e200, 1e306])
+def test_large_finite_values_whose_sum_overflows_are_accepted(value):
+    X = np.full((1000, 5), value)
+    X[::3] *= -1.0
     np.testing.assert_array_equal(as_float_array(X, "X", ndim=2), X)
+
+
+def test_opposite_infinities_are_caught_although_they_cancel_in_no_sum():
+    X = np.ones((2000, 4))
+    X[10, 1], X[20, 2] = np.inf, -np.inf
+    with pytest.raises(InputError, match=r"holds 2 infinite value\(s\) in columns 1, 2"):
+        as_float_array(X, "X", ndim=2)

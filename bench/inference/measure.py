@@ -34,13 +34,16 @@ def load_library(side: str):
         def interval(res):
             return res.ci_low, res.ci_high
 
+        # small_sample=False: the same (normal, HC0) interval ppi-python computes, so both
+        # sides do the same work; our default adds HC3 and t quantiles (issue 10).
+        same = {"alpha": ALPHA, "small_sample": False}
         return {
-            "mean": lambda d: interval(ppi_mean_ci(d["y"], d["yhat"], d["yhat_u"], alpha=ALPHA)),
+            "mean": lambda d: interval(ppi_mean_ci(d["y"], d["yhat"], d["yhat_u"], **same)),
             "ols": lambda d: interval(
-                ppi_ols_ci(d["X"], d["y"], d["yhat"], d["Xu"], d["yhat_u"], alpha=ALPHA)
+                ppi_ols_ci(d["X"], d["y"], d["yhat"], d["Xu"], d["yhat_u"], **same)
             ),
             "ols_classical": lambda d: interval(
-                ppi_ols_ci(d["X"], d["y"], d["yhat"], d["Xu"], d["yhat_u"], alpha=ALPHA, lam=0.0)
+                ppi_ols_ci(d["X"], d["y"], d["yhat"], d["Xu"], d["yhat_u"], lam=0.0, **same)
             ),
             "logistic": lambda d: interval(
                 ppi_logistic_ci(d["X"], d["yb"], d["ybhat"], d["Xu"], d["ybhat_u"], alpha=ALPHA)

@@ -41,23 +41,23 @@ def as_float_array(
     return np.ascontiguousarray(arr)
 
 
-# From this many values on, finiteness is checked with one BLAS dot product.
-_DOT_CHECK_MIN_SIZE = 4096
+# From this many values on, finiteness is checked through one sum.
+_SUM_CHECK_MIN_SIZE = 4096
 
 
 def all_finite(arr: np.ndarray) -> bool:
     """Whether every value of the float64 array ``arr`` is finite.
 
-    For large contiguous arrays the sum of squares is computed first (one BLAS pass, no
-    temporary): it is finite exactly when every value is, unless it overflows (values
-    beyond about 1e154), and only then are the values checked one by one. This is about
-    three times faster than ``np.isfinite(arr).all()``, which matters where the check runs
-    on every test matrix.
+    For large contiguous arrays the sum is computed first (one vectorised pass, no
+    temporary, one thread): it is finite exactly when every value is, unless it overflows
+    (values near 1e308), and only then are the values checked one by one. This avoids
+    ``np.isfinite``'s boolean temporary; a BLAS dot product, tried before, was three times
+    faster on an idle machine but 10 ms instead of 1 ms on 10^6 values when the other core
+    was busy (its worker threads wait for a time slice).
     """
-    if arr.size >= _DOT_CHECK_MIN_SIZE and (arr.flags.c_contiguous or arr.flags.f_contiguous):
-        flat = arr.ravel(order="K")
+    if arr.size >= _SUM_CHECK_MIN_SIZE and (arr.flags.c_contiguous or arr.flags.f_contiguous):
         with np.errstate(over="ignore", invalid="ignore"):
-            if math.isfinite(flat @ flat):
+            if math.isfinite(np.add.reduce(arr.ravel(order="K"))):
                 return True
     return bool(np.isfinite(arr).all())
 

@@ -206,3 +206,14 @@ def test_min_effect_flags_only_changes_larger_than_delta(rng):
 def test_min_effect_outside_the_unit_interval_is_a_typed_error():
     with pytest.raises(ParameterError, match="min_effect"):
         DriftDetector(min_effect=1.5).fit({"x": [1.0, 2.0, 3.0]})
+
+
+def test_defaults_run_on_a_sparse_binary_table(rng):
+    # most rows are all zeros, so most pairs of rows coincide (median distance 0)
+    def table(n):
+        return {f"b{j}": (rng.random(n) < 0.03).astype(np.int64) for j in range(6)}
+
+    report = compare(table(400), table(300))
+    assert report.multivariate is not None and 0.0 < report.multivariate.pvalue <= 1.0
+    with pytest.raises(ParameterError, match="bandwidth"):
+        DriftDetector(bandwidth=0.0).fit(table(50))

@@ -88,8 +88,8 @@ def test_size_on_random_splits_of_one_real_corpus(reviews, method, n_reps):
     assert lo <= rejected / n_reps <= hi
 
 
-def test_mostly_repeated_texts_fall_back_to_the_unit_bandwidth():
-    # Over half of all pairs identical: the median heuristic would be 0.
+def test_mostly_repeated_texts_get_a_positive_bandwidth():
+    # Over half of all pairs identical: the pooled median distance is 0, the non-zero one not.
     ref = ["order shipped"] * 8 + ["refund issued"]
     cur = ["order shipped"] * 7 + ["refund issued", "parcel lost in transit"]
     res = text_drift_test(ref, cur, n_permutations=99, seed=0)

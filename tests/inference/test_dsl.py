@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from scipy import stats
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from shiftguard.errors import EstimatorError, InputError, ParameterError
@@ -57,7 +58,7 @@ def test_cluster_robust_errors_match_statsmodels_without_small_sample_factor():
 def test_fixed_effects_equal_dummy_regression_coefficients():
     X, y, surrogate, pi, labeled = _documents(4)
     groups = np.arange(len(X)) % 6
-    res = dsl(y, X, surrogate, pi, labeled, fixed_effects=groups, seed=3)
+    res = dsl(y, X, surrogate, pi, labeled, fixed_effects=groups, seed=3, small_sample=False)
     # The same pseudo-outcomes regressed on X plus group dummies give the same slopes.
     g = cross_fit_predictions(
         np.column_stack([surrogate, X]), np.nan_to_num(y), labeled, seed=3
@@ -79,7 +80,7 @@ def test_two_way_fixed_effects_equal_dummy_regression_coefficients(as_table):
     unit = rng.integers(0, 15, len(X))
     period = rng.integers(0, 7, len(X))
     groupings = np.column_stack([unit, period]) if as_table else [unit, period]
-    res = dsl(y, X, surrogate, pi, labeled, fixed_effects=groupings, seed=3)
+    res = dsl(y, X, surrogate, pi, labeled, fixed_effects=groupings, seed=3, small_sample=False)
     g = cross_fit_predictions(
         np.column_stack([surrogate, X]), np.nan_to_num(y), labeled, seed=3
     )
@@ -98,7 +99,7 @@ def test_two_way_fixed_effects_equal_dummy_regression_coefficients(as_table):
 
 def test_mean_of_pseudo_outcomes_and_its_standard_error():
     X, y, surrogate, pi, labeled = _documents(5)
-    res = dsl(y, None, surrogate, pi, labeled, model="mean", seed=1)
+    res = dsl(y, None, surrogate, pi, labeled, model="mean", seed=1, small_sample=False)
     g = cross_fit_predictions(surrogate[:, None], np.nan_to_num(y), labeled, seed=1)
     pseudo = g + labeled / pi * (np.nan_to_num(y) - g)
     assert res.estimate == pytest.approx(pseudo.mean(), rel=1e-12)
@@ -257,3 +258,76 @@ def test_other_bad_arguments():
     with pytest.raises(InputError, match="constant within"):
         dsl(y, np.column_stack([X, np.arange(len(y)) % 4]), surrogate, pi, labeled,
             fixed_effects=np.arange(len(y)) % 4)
+
+
+def test_learner_slopes_are_the_derivative_of_the_estimate_in_each_gold_label():
+    """With the least-squares learner DSL-OLS is linear in the gold labels: a unit change
+    of ``y_i`` moves the estimate by ``(X'X)^-1 (x_i / pi_i + learner slope_i)``."""
+    from shiftguard.inference.dsl import _cross_fit, _learner_slopes
+
+    X, y, surrogate, pi, labeled = _documents(17, n=400)
+    pi = np.where(surrogate == 1.0, 0.15, 0.05)
+    labeled = np.random.default_rng(1).random(len(pi)) < pi
+    y = np.where(labeled, np.nan_to_num(y, nan=0.0), np.nan)
+    base = dsl(y, X, surrogate, pi, labeled, seed=5).estimate
+    predictors = np.column_stack([surrogate, X])
+    _, folds, fits = _cross_fit(predictors, np.nan_to_num(y), labeled, None, 5, 5)
+    design = np.column_stack([np.ones(len(y)), X])
+    slopes = _learner_slopes(design, predictors, labeled, pi, folds, fits)
+    for i in np.flatnonzero(labeled)[:5]:
+        moved = y.copy()
+        moved[i] += 1.0
+        change = dsl(moved, X, surrogate, pi, labeled, seed=5).estimate - base
+        expected = np.linalg.solve(design.T @ design, design[i] / pi[i] + slopes[i])
+        np.testing.assert_allclose(change, expected, rtol=1e-7, atol=1e-12)
+        # The learner's share is not negligible with some 40 gold labels.
+        assert np.abs(slopes[i]).max() > 0.05 * np.abs(design[i] / pi[i]).max()
+    assert np.all(slopes[~labeled] == 0.0)
+
+
+def test_small_sample_interval_uses_the_effective_degrees_of_freedom():
+    """Fully labelled (the learner term vanishes): the mean's variance is sum e_i^2 / n^2
+    and its degrees of freedom (sum e_i^2)^2 / sum e_i^4."""
+    rng = np.random.default_rng(3)
+    y = rng.exponential(size=80)
+    ones = np.ones(80)
+    res = dsl(y, None, rng.normal(size=80), ones, ones.astype(bool), model="mean", seed=0)
+    resid = y - y.mean()
+    assert res.df == pytest.approx((resid @ resid) ** 2 / np.sum(resid**4), rel=1e-10)
+    half = stats.t.isf(0.025, res.df) * np.sqrt(resid @ resid) / 80
+    assert (res.ci_low, res.ci_high) == pytest.approx((y.mean() - half, y.mean() + half))
+    asymptotic = dsl(y, None, rng.normal(size=80), ones, ones.astype(bool), model="mean",
+                     seed=0, small_sample=False)
+    assert asymptotic.df is None
+    assert asymptotic.ci_high - asymptotic.estimate == pytest.approx(
+        stats.norm.isf(0.025) * asymptotic.stderr
+    )
+
+
+def test_one_heavily_weighted_gold_label_leaves_about_one_degree_of_freedom():
+    X, y, surrogate, _, _ = _documents(18, n=2000)
+    y = np.where(np.isnan(y), surrogate, y)
+    pi = np.full(len(y), 0.5)
+    pi[0] = 0.002  # one row labelled against the odds: weight 500
+    labeled = np.arange(len(y)) % 2 == 0
+    y_obs = np.where(labeled, y, np.nan)
+    y_obs[0] = 1.0 - surrogate[0]  # and its gold label disagrees with the surrogate
+    res = dsl(y_obs, X, surrogate, pi, labeled, seed=0)
+    assert res.df.min() < 2.0
+    assert np.all(res.df >= 1.0 - 1e-12)
+
+
+def test_logistic_without_finite_solution_raises_a_clear_error():
+    """Gold labels 0 drawn with probability 0.01 push the mean pseudo-outcome below 0: no
+    logistic fit reaches it."""
+    rng = np.random.default_rng(4)
+    n = 300
+    X = rng.normal(size=(n, 1))
+    surrogate = (rng.random(n) < 0.7).astype(float)
+    y = surrogate.copy()
+    labeled = np.zeros(n, bool)
+    labeled[:60] = True
+    y[:30] = 0.0
+    pi = np.where(y == 0.0, 0.01, 0.5)
+    with pytest.raises(InputError, match="no finite solution"):
+        dsl(np.where(labeled, y, np.nan), X, surrogate, pi, labeled, model="logistic", seed=0)

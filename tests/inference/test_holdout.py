@@ -104,3 +104,25 @@ def test_ladder_losses_and_bad_input():
         Ladder(y, loss="hinge")
     with pytest.raises(ParameterError, match="step"):
         Ladder(y, step=0.0)
+
+
+def test_default_threshold_and_noise_scale_follow_the_holdout_size():
+    rng = np.random.default_rng(4)
+    train, holdout = rng.random((900, 2)), rng.random((400, 2))
+    mech = Thresholdout(train, holdout, seed=0)
+    assert mech.threshold_ is None and mech.noise_scale_ is None
+    mech.query(lambda d: d)
+    # 4 / sqrt(400) and a sixteenth of it: the holdout's rows set the scale, not train's.
+    assert mech.threshold_ == pytest.approx(0.2) and mech.noise_scale_ == pytest.approx(0.0125)
+    assert mech.threshold is None and mech.noise_scale is None
+    given = Thresholdout(train, holdout, threshold=0.05, seed=0)
+    given.query(lambda d: d)
+    assert given.threshold_ == 0.05 and given.noise_scale_ == pytest.approx(0.0125)
+
+
+def test_single_value_statistic_needs_explicit_scales(halves):
+    train, holdout = halves
+    with pytest.raises(InputError, match="pass threshold and noise_scale"):
+        Thresholdout(train, holdout, seed=0).query(lambda d: d.mean())
+    mech = Thresholdout(train, holdout, threshold=0.1, noise_scale=0.01, seed=0)
+    assert mech.query(lambda d: d.mean()) == pytest.approx(train.mean())

@@ -9,6 +9,8 @@ import sys
 import numpy as np
 import ppi_py
 import pytest
+import statsmodels.api as sm
+from scipy import stats
 
 from shiftguard.errors import InputError, ParameterError
 from shiftguard.inference import ppi_logistic_ci, ppi_mean_ci, ppi_ols_ci, ppi_quantile_ci
@@ -72,7 +74,9 @@ def _assert_one_or_two_sided_equal(res, lo, hi, alternative) -> None:
 @pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
 def test_mean_equals_ppi_python(lam, alternative):
     _, y, yhat, _, yhat_u = _regression_data(1)
-    res = ppi_mean_ci(y, yhat, yhat_u, alpha=0.1, lam=lam, alternative=alternative)
+    res = ppi_mean_ci(
+        y, yhat, yhat_u, alpha=0.1, lam=lam, alternative=alternative, small_sample=False
+    )
     lo, hi = ppi_py.ppi_mean_ci(
         y,
         yhat,
@@ -108,7 +112,9 @@ def test_quantile_equals_ppi_python(q, exact_grid):
 @pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
 def test_classical_ols_interval_equals_ppi_python(alternative):
     X, y, yhat, Xu, yhat_u = _regression_data(4)
-    res = ppi_ols_ci(X, y, yhat, Xu, yhat_u, alpha=0.1, lam=0.0, alternative=alternative)
+    res = ppi_ols_ci(
+        X, y, yhat, Xu, yhat_u, alpha=0.1, lam=0.0, alternative=alternative, small_sample=False
+    )
     lo, hi = ppi_py.ppi_ols_ci(
         X, y, yhat, Xu, yhat_u, alpha=0.1, lam=0.0, alternative=PEER_ALTERNATIVE[alternative]
     )
@@ -128,7 +134,7 @@ def test_ols_standard_error_is_that_of_the_two_fits(lam):
     """Influence function of ``lam * b_f + b_r``: residual scores of the prediction fit on
     the unlabelled rows, and gold-minus-prediction residual scores on the labelled rows."""
     X, y, yhat, Xu, yhat_u = _regression_data(15)
-    res = ppi_ols_ci(X, y, yhat, Xu, yhat_u, lam=lam)
+    res = ppi_ols_ci(X, y, yhat, Xu, yhat_u, lam=lam, small_sample=False)
     n, N = len(y), len(yhat_u)
     b_f = np.linalg.lstsq(Xu, yhat_u, rcond=None)[0]
     h_inv = np.linalg.inv((X.T @ X + Xu.T @ Xu) / (n + N))
@@ -146,7 +152,7 @@ def test_ppi_python_ols_interval_is_wider_with_biased_predictions():
     X, y, yhat, Xu, yhat_u = _regression_data(16)
     yhat = yhat + 0.8 * X[:, 1]
     yhat_u = yhat_u + 0.8 * Xu[:, 1]
-    res = ppi_ols_ci(X, y, yhat, Xu, yhat_u, alpha=0.1, lam=1.0)
+    res = ppi_ols_ci(X, y, yhat, Xu, yhat_u, alpha=0.1, lam=1.0, small_sample=False)
     lo, hi = ppi_py.ppi_ols_ci(X, y, yhat, Xu, yhat_u, alpha=0.1, lam=1.0)
     np.testing.assert_allclose((res.ci_low + res.ci_high) / 2, (lo + hi) / 2, rtol=1e-8)
     assert np.all(res.ci_high - res.ci_low < hi - lo)
@@ -164,7 +170,7 @@ def test_logistic_equals_ppi_python(lam):
 
 def test_classical_ols_is_the_hc0_sandwich_on_labelled_rows():
     X, y, yhat, Xu, yhat_u = _regression_data(6)
-    res = ppi_ols_ci(X, y, yhat, Xu, yhat_u, lam=0.0)
+    res = ppi_ols_ci(X, y, yhat, Xu, yhat_u, lam=0.0, small_sample=False)
     coef = np.linalg.lstsq(X, y, rcond=None)[0]
     resid = y - X @ coef
     bread = np.linalg.inv(X.T @ X)
@@ -175,6 +181,85 @@ def test_classical_ols_is_the_hc0_sandwich_on_labelled_rows():
     np.testing.assert_allclose(res.estimate, coef, rtol=1e-10)
     np.testing.assert_allclose(res.stderr, np.sqrt(np.diag(cov)), rtol=1e-8)
     assert res.method == "classical_ols"
+
+
+def _bell_mccaffrey_df(X: np.ndarray) -> np.ndarray:
+    """Bell-McCaffrey degrees of freedom of each coefficient's HC3 variance, from the n-by-n
+    matrices of their definition (Imbens & Kolesar 2016, section 3, there for HC2)."""
+    n = len(X)
+    bread = np.linalg.inv(X.T @ X)
+    hat = X @ bread @ X.T
+    residual_maker = np.eye(n) - hat
+    dfs = []
+    for row in bread @ X.T:
+        weights = np.diag(row**2 / (1.0 - np.diag(hat)) ** 2)
+        product = residual_maker @ weights @ residual_maker
+        dfs.append(np.trace(product) ** 2 / np.trace(product @ product))
+    return np.array(dfs)
+
+
+@pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
+def test_classical_small_sample_ols_is_hc3_with_bell_mccaffrey_t(alternative):
+    X, y, yhat, Xu, yhat_u = _regression_data(17, n=40, N=400)
+    X[:, 1] = np.round(np.abs(X[:, 1]) * 3)  # integers with ties, a few high-leverage rows
+    res = ppi_ols_ci(X, y, yhat, Xu, yhat_u, alpha=0.1, lam=0.0, alternative=alternative)
+    ref = sm.OLS(y, X).fit(cov_type="HC3")
+    np.testing.assert_allclose(res.estimate, ref.params, rtol=1e-10)
+    np.testing.assert_allclose(res.stderr, ref.bse, rtol=1e-8)
+    np.testing.assert_allclose(res.df, _bell_mccaffrey_df(X), rtol=1e-8)
+    tail = 0.05 if alternative == "two-sided" else 0.1
+    half = stats.t.isf(tail, res.df) * ref.bse
+    _assert_one_or_two_sided_equal(res, ref.params - half, ref.params + half, alternative)
+
+
+@pytest.mark.parametrize("lam", [None, 1.0, 0.37])
+def test_small_sample_ols_adds_the_two_fits_with_their_own_grams(lam):
+    """HC3 variance of the rectifier fit (labelled Gram) plus ``lam^2`` times the HC0
+    variance of the prediction fit (unlabelled Gram); Welch-Satterthwaite degrees of
+    freedom from the labelled Bell-McCaffrey ones and ``N - d``."""
+    X, y, yhat, Xu, yhat_u = _regression_data(18, n=60, N=600)
+    res = ppi_ols_ci(X, y, yhat, Xu, yhat_u, lam=lam)
+    lam_hat = res.lam
+    rectifier = sm.OLS(y - lam_hat * yhat, X).fit(cov_type="HC3")
+    prediction = sm.OLS(yhat_u, Xu).fit(cov_type="HC0")
+    np.testing.assert_allclose(
+        res.estimate, lam_hat * prediction.params + rectifier.params, rtol=1e-9
+    )
+    var_lab, var_unl = rectifier.bse**2, lam_hat**2 * prediction.bse**2
+    np.testing.assert_allclose(res.stderr, np.sqrt(var_lab + var_unl), rtol=1e-8)
+    welch = (var_lab + var_unl) ** 2 / (
+        var_lab**2 / _bell_mccaffrey_df(X) + var_unl**2 / (len(Xu) - X.shape[1])
+    )
+    np.testing.assert_allclose(res.df, welch, rtol=1e-8)
+    assert np.all(res.df >= _bell_mccaffrey_df(X) - 1e-9)
+
+
+@pytest.mark.parametrize("lam", [None, 1.0, 0.0])
+def test_small_sample_mean_is_welch_interval(lam):
+    _, y, yhat, _, yhat_u = _regression_data(19, n=25, N=300)
+    res = ppi_mean_ci(y, yhat, yhat_u, alpha=0.1, lam=lam)
+    rectified, imputed = y - res.lam * yhat, res.lam * yhat_u
+    var_lab, var_unl = rectified.var(ddof=1) / 25, imputed.var(ddof=1) / 300
+    df = (var_lab + var_unl) ** 2 / (var_lab**2 / 24 + var_unl**2 / 299)
+    assert res.df == pytest.approx(df, rel=1e-10)
+    half = stats.t.isf(0.05, df) * np.sqrt(var_lab + var_unl)
+    assert (res.ci_low, res.ci_high) == pytest.approx(
+        (res.estimate - half, res.estimate + half), rel=1e-10
+    )
+    if lam == 0.0:
+        # The classical interval is the one-sample t interval.
+        ci = stats.ttest_1samp(y, 0.0).confidence_interval(0.9)
+        assert (res.ci_low, res.ci_high) == pytest.approx((ci.low, ci.high), rel=1e-10)
+
+
+def test_small_sample_ols_rejects_a_row_with_leverage_one():
+    X, y, yhat, Xu, yhat_u = _regression_data(20, n=30, N=300)
+    X[:, 1] = 0.0
+    X[0, 1] = 1.0  # a dummy column that only the first row has
+    with pytest.raises(InputError, match="leverage 1"):
+        ppi_ols_ci(X, y, yhat, Xu, yhat_u, lam=0.0)
+    asymptotic = ppi_ols_ci(X, y, yhat, Xu, yhat_u, lam=0.0, small_sample=False)
+    assert asymptotic.df is None and np.isfinite(asymptotic.stderr).all()
 
 
 def test_good_predictions_make_the_interval_narrower_than_classical():

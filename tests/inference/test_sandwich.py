@@ -100,3 +100,27 @@ def test_solution_path_interpolates_values_and_slopes():
     path.add(1.0, f(1.0) + 5.0, df(1.0))
     for t in (0.0, 0.37, 0.4, 0.9, 1.0):
         np.testing.assert_allclose(path.predict(t), f(t), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("df", [0.7, 1.0, 1.3, 2.0, 3.5, 9.0, 41.7, 199.0, 200.0, 5e3, 1e8])
+def test_t_quantile_equals_scipy(df):
+    """Newton on the incomplete beta below 200 degrees of freedom, the Cornish-Fisher
+    expansion from 200 on; no scipy at run time."""
+    from scipy import stats
+
+    from shiftguard.inference._sandwich import t_quantile
+
+    for alpha in (0.8, 0.5, 0.1, 0.05, 0.01, 0.001):
+        two_sided = t_quantile(alpha, "two-sided", df)
+        one_sided = t_quantile(alpha, "greater", df)
+        assert two_sided == pytest.approx(stats.t.isf(alpha / 2, df), rel=1e-9)
+        assert one_sided == pytest.approx(stats.t.isf(alpha, df), rel=1e-9, abs=1e-15)
+    assert t_quantile(0.05, "two-sided", np.inf) == pytest.approx(stats.norm.isf(0.025))
+
+
+def test_t_quantile_rejects_non_positive_degrees_of_freedom():
+    from shiftguard.errors import ParameterError
+    from shiftguard.inference._sandwich import t_quantile
+
+    with pytest.raises(ParameterError, match="degrees of freedom"):
+        t_quantile(0.05, "two-sided", 0.0)

@@ -1,5 +1,6 @@
 """Unit tests of shiftguard.stats.multivariate: statistics against direct formulas and scipy,
-the batched permutation algebra against brute force, and the error paths."""
+the batched permutation algebra against brute force (with and without tied rows), exact
+tie counting, the bandwidth fallbacks, and the error paths."""
 
 from __future__ import annotations
 
@@ -48,9 +49,13 @@ def test_mmd_statistic_equals_direct_unbiased_formula(rng):
     assert res.bandwidth == 1.7
 
 
-def test_mmd_median_heuristic_is_alibis_sigma_median_on_pooled_sample(rng):
+@pytest.mark.parametrize("ties", [False, True])
+def test_mmd_median_heuristic_is_alibis_sigma_median_on_pooled_sample(rng, ties):
     for n, m in [(30, 31), (25, 25)]:  # odd and even number of pairs
         x, y = rng.normal(size=(n, 4)), rng.normal(size=(m, 4)) * 2
+        if ties:  # repeated rows: pairs of copies count as distance-0 pairs
+            x, y = np.round(x), np.round(y)
+            x[: n // 3] = x[0]
         res = mmd_test(x, y, n_permutations=9, seed=0)
         expected = _alibi_sigma_median(np.vstack([x, y]))
         assert res.bandwidth == pytest.approx(expected, rel=1e-9)
@@ -64,57 +69,146 @@ def _brute_force_splits(size: int, n: int, b: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).permuted(np.broadcast_to(membership, (b, size)), axis=1)
 
 
-def test_batched_permuted_mmd_equals_brute_force(rng):
+def _scored_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The pooled rows in the order the permutation tests split them: the distinct rows
+    (sorted), each repeated as often as it occurs."""
+    rows, counts = np.unique(np.vstack([x, y]), axis=0, return_counts=True)
+    return np.repeat(rows, counts, axis=0)
+
+
+def _samples(rng: np.random.Generator, n: int, m: int, ties: bool):
+    if ties:  # few distinct rows, each repeated
+        return (rng.integers(0, 3, size=(n, 2)).astype(float),
+                rng.integers(0, 3, size=(m, 2)).astype(float))
+    return rng.normal(size=(n, 2)), rng.normal(size=(m, 2))
+
+
+def _energy(x: np.ndarray, y: np.ndarray) -> float:
+    return float(2 * cdist(x, y).mean() - cdist(x, x).mean() - cdist(y, y).mean())
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_batched_permuted_mmd_equals_brute_force(rng, ties):
     n, m, b = 12, 9, 300  # b > one batch, so the batching is exercised
-    x, y = rng.normal(size=(n, 2)), rng.normal(size=(m, 2))
-    pooled = np.vstack([x, y])
-    kernel = np.exp(-cdist(pooled, pooled, "sqeuclidean") / 2.0)
-    np.fill_diagonal(kernel, 0.0)
-    centred = mv._centre_off_diagonal(kernel, dtype=np.float64)
-    q, r = mv._permuted_quadratic_forms(centred, n, b, np.random.default_rng(5))
-    fast = mv._mmd2_from_forms(q, r, float(centred.sum()), n, m)
+    x, y = _samples(rng, n, m, ties)
+    rows, counts, in_x = mv._distinct_rows(x, y)
+    assert (counts.size < n + m) == ties
+    kernel = np.exp(-cdist(rows, rows, "sqeuclidean") / 2.0)
+    q, r = mv._permuted_quadratic_forms(kernel, counts, n, b, np.random.default_rng(5))
+    q0, r0 = mv._quadratic_forms(in_x[None, :], kernel, counts)
+    w_q, w_r = mv._mmd2_form_weights(n, m)
+    fast = (w_q * (q - q0) + w_r * (r - r0)) / (n * (n - 1) * m * (m - 1))
+    pooled = _scored_order(x, y)
     splits = _brute_force_splits(n + m, n, b, 5).astype(bool)
-    slow = [_naive_mmd2(pooled[s], pooled[~s], 1.0) for s in splits]
-    np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-12)
+    slow = np.array([_naive_mmd2(pooled[s], pooled[~s], 1.0) for s in splits])
+    np.testing.assert_allclose(fast, slow - _naive_mmd2(x, y, 1.0), rtol=1e-9, atol=1e-12)
 
 
-def test_batched_permuted_energy_equals_brute_force(rng):
+@pytest.mark.parametrize("ties", [False, True])
+def test_batched_permuted_energy_equals_brute_force(rng, ties):
     n, m, b = 10, 14, 50
-    pooled = rng.normal(size=(n + m, 3))
-    dist = cdist(pooled, pooled)
-    centred = mv._double_centre(dist, dtype=np.float64)
-    q, r = mv._permuted_quadratic_forms(centred, n, b, np.random.default_rng(2))
-    fast = mv._energy_from_forms(q, r, float(centred.sum()), n, m)
+    x, y = _samples(rng, n, m, ties)
+    rows, counts, in_x = mv._distinct_rows(x, y)
+    dist = cdist(rows, rows)
+    q, r = mv._permuted_quadratic_forms(dist, counts, n, b, np.random.default_rng(2))
+    q0, r0 = mv._quadratic_forms(in_x[None, :], dist, counts)
+    w_q, w_r = mv._energy_form_weights(n, m)
+    fast = (w_q * (q - q0) + w_r * (r - r0)) * (n + m) / (n * m) ** 2
+    pooled = _scored_order(x, y)
     splits = _brute_force_splits(n + m, n, b, 2).astype(bool)
-    slow = [
-        2 * dist[s][:, ~s].mean() - dist[s][:, s].mean() - dist[~s][:, ~s].mean()
-        for s in splits
-    ]
-    np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-12)
+    slow = np.array([_energy(pooled[s], pooled[~s]) for s in splits])
+    np.testing.assert_allclose(fast, slow - _energy(x, y), rtol=1e-9, atol=1e-12)
 
 
-def test_float32_permutations_match_float64_within_rounding(rng):
-    # The public tests use float32 products. On the same permutations the exceedance
-    # count may differ only for permuted statistics within float32 rounding of the
-    # observed one: far fewer than the Monte Carlo standard error sqrt(B p (1 - p)) ~ 15.
-    n, b = 600, 1000
-    x, y = rng.normal(size=(n, 8)), rng.normal(size=(n, 8))
-    y[:, 0] += 0.08
+def test_rounded_quadratic_forms_are_exact_integers(rng):
+    # 300 pooled rows: the kernel is rounded to integers up to 2^(53 - 2 * 9) = 2^35, and
+    # the float64 products must equal the same forms in Python integers, bit for bit.
+    n, m, b = 120, 180, 40
+    x = rng.poisson(2.0, size=(n, 3)).astype(float)
+    y = rng.poisson(2.0, size=(m, 3)).astype(float)
+    rows, counts, _ = mv._distinct_rows(x, y)
+    kernel = np.exp(-mv._squared_distances(rows) / 4.0)
+    mv._round_to_integer_grid(kernel, n + m)
+    assert kernel.max() == 2.0**35
+    assert np.array_equal(kernel, np.rint(kernel))
+    q, r = mv._permuted_quadratic_forms(kernel, counts, n, b, np.random.default_rng(1))
+    starts = np.r_[0, np.cumsum(counts[:-1])].astype(int)
+    splits = np.add.reduceat(_brute_force_splits(n + m, n, b, 1), starts, axis=1)
+    c = splits.astype(np.int64).astype(object)
+    k = kernel.astype(np.int64).astype(object)
+    diagonal = np.diagonal(k)
+    q_exact = ((c @ k) * c).sum(axis=1) - c @ diagonal
+    r_exact = c @ (k @ counts.astype(np.int64).astype(object) - diagonal)
+    assert q.astype(np.int64).tolist() == list(q_exact)
+    assert r.astype(np.int64).tolist() == list(r_exact)
+
+
+def _tie_aware_reaches(statistic, x, y, b: int, seed: int, pooled: np.ndarray) -> np.ndarray:
+    """Whether ``T_b >= T``, split by split in the order drawn from ``seed``; ties found
+    from naive float64 statistics.
+
+    Asserts that this data set separates exact ties (equal up to rounding, < 1e-12) from
+    distinct values (> 1e-6 apart), and that ties are common, so the count is exact.
+    """
+    observed = statistic(x, y)
+    splits = _brute_force_splits(len(pooled), len(x), b, seed).astype(bool)
+    values = np.array([statistic(pooled[s], pooled[~s]) for s in splits])
+    gap = np.abs(values - observed)
+    tied = gap < 1e-12
+    assert np.all(tied | (gap > 1e-6))
+    assert tied.mean() > 0.05
+    return tied | (values > observed)
+
+
+@pytest.mark.parametrize("test", [mmd_test, energy_test])
+def test_permutation_pvalue_counts_every_exact_tie(test):
+    # Binary rows with 4 distinct values: every split that sends x the same number of
+    # each row ties with the observed split exactly; the p-value must count all of them.
+    rng = np.random.default_rng(3)
+    x = (rng.random((9, 2)) < 0.5).astype(float)
+    y = (rng.random((12, 2)) < 0.5).astype(float)
+    b, seed = 999, 8
+    res = test(x, y, n_permutations=b, seed=seed)
+    if test is mmd_test:
+        def statistic(a, c):
+            return _naive_mmd2(a, c, res.bandwidth)
+    else:
+        statistic = _energy
+    reaches = _tie_aware_reaches(statistic, x, y, b, seed, _scored_order(x, y))
+    # Besag-Clifford: stop at the 20th split reaching T (p = 20 / l), else the plain count
+    hits = np.flatnonzero(reaches)
+    if hits.size >= 20:
+        assert res.n_permutations == hits[19] + 1
+        assert res.pvalue == 20 / (hits[19] + 1)
+    else:
+        assert res.pvalue == (1 + hits.size) / (1 + b)
+
+
+@pytest.mark.parametrize("test", [mmd_test, energy_test])
+def test_identical_rows_give_statistic_zero_and_pvalue_one(test):
+    x = np.ones((10, 2))
+    res = test(x, x[:7], n_permutations=99, seed=0)
+    assert res.statistic == 0.0
+    assert res.pvalue == 1.0
+    if test is mmd_test:
+        assert res.bandwidth == 1.0  # every bandwidth gives the same kernel
+
+
+def test_mmd_never_fails_on_a_sparse_binary_table(rng):
+    # Over half of all pairs of pooled rows coincide, so the plain median heuristic is 0:
+    # the bandwidth falls back to the lower median of the non-zero squared distances.
+    x = (rng.random((150, 6)) < 0.05).astype(float)
+    y = (rng.random((120, 6)) < 0.05).astype(float)
     pooled = np.vstack([x, y])
-    sq = mv._pooled_squared_distances(x, y)
-    sigma = mv._median_heuristic(sq)
-    kernel = np.exp(-sq / (2 * sigma**2))
-    np.fill_diagonal(kernel, 0.0)
-    observed = mv._unbiased_mmd2(kernel, n)
-    counts = []
-    for dtype in (np.float32, np.float64):
-        centred = mv._centre_off_diagonal(kernel, dtype=dtype)
-        q, r = mv._permuted_quadratic_forms(centred, n, b, np.random.default_rng(9))
-        perm = mv._mmd2_from_forms(q, r, float(centred.sum(dtype=np.float64)), n, n)
-        counts.append(int(np.count_nonzero(perm >= observed)))
-    assert 0.01 * b < counts[1] < 0.99 * b  # the comparison is not trivially in a tail
-    assert abs(counts[0] - counts[1]) <= 2
-    assert pooled.shape == (2 * n, 8)
+    pairs = cdist(pooled, pooled, "sqeuclidean")[np.triu_indices(len(pooled), 1)]
+    assert np.mean(pairs == 0.0) > 0.5
+    positive = np.sort(pairs[pairs > 0.0])
+    expected = math.sqrt(0.5 * positive[(positive.size - 1) // 2])
+    res = mmd_test(x, y, n_permutations=199, seed=0)
+    assert res.bandwidth == pytest.approx(expected, rel=1e-12)
+    assert res.statistic == pytest.approx(_naive_mmd2(x, y, expected), rel=1e-9)
+    assert 0.0 < res.pvalue <= 1.0
+    assert energy_test(x, y, n_permutations=199, seed=0).pvalue > 0.0
 
 
 def test_mmd_and_energy_detect_a_mean_shift_and_are_seed_reproducible(rng):
@@ -207,6 +301,24 @@ def test_classifier_accuracy_pvalue_is_fishers_exact_test(rng):
         assert res.fold_statistics[k] == pytest.approx(np.mean(pred == truth))
 
 
+@pytest.mark.parametrize(("n_ref", "n_cur", "method"), [(6, 20, "exact"), (30, 41, "asymptotic")])
+def test_auc_fold_pvalue_is_mannwhitneyu_on_tie_broken_ranks(rng, n_ref, n_cur, method):
+    # scipy's exact law up to 8 rows of either sample, its normal approximation (with
+    # continuity correction) above: the rule the classifier test's guarantee is stated for.
+    from sklearn.metrics import roc_auc_score
+
+    scores = rng.integers(0, 4, size=n_ref + n_cur) / 4.0  # heavy ties
+    labels = np.r_[np.zeros(n_ref), np.ones(n_cur)].astype(np.int8)
+    auc, p = mv._auc_pvalue(scores, labels, np.random.default_rng(4), stats)
+    order = np.lexsort((np.random.default_rng(4).random(scores.size), scores))
+    ranks = np.empty(scores.size)
+    ranks[order] = np.arange(1, scores.size + 1)
+    expected = stats.mannwhitneyu(ranks[n_ref:], ranks[:n_ref], alternative="greater",
+                                  method=method).pvalue
+    assert p == pytest.approx(expected, rel=1e-12)
+    assert auc == pytest.approx(roc_auc_score(labels, scores), rel=1e-12)
+
+
 def test_classifier_default_estimator_detects_a_variance_shift(rng):
     # Same mean, different spread: invisible to a linear classifier, seen by trees.
     x, y = rng.normal(size=(300, 3)), rng.normal(0.0, 2.0, size=(300, 3))
@@ -242,8 +354,11 @@ def test_bad_parameters_raise(rng):
     x = rng.normal(size=(10, 2))
     with pytest.raises(ParameterError, match="n_permutations"):
         mmd_test(x, x, n_permutations=0)
-    with pytest.raises(ParameterError, match="bandwidth"):
-        mmd_test(x, x, bandwidth=-1.0)
+    for bandwidth in (-1.0, 0.0, np.nan, np.inf, "wide"):
+        with pytest.raises(ParameterError, match="bandwidth"):
+            mmd_test(x, x, bandwidth=bandwidth)
+        with pytest.raises(ParameterError, match="bandwidth"):
+            linear_mmd_test(x, x, bandwidth=bandwidth)
     with pytest.raises(ParameterError, match="metric"):
         classifier_test(x, x, metric="f1")
     with pytest.raises(ParameterError, match="n_folds"):
@@ -254,11 +369,9 @@ def test_bad_parameters_raise(rng):
         classifier_test(x, x, estimator=_FitOnly())
 
 
-def test_identical_rows_make_the_median_bandwidth_zero_and_raise():
+def test_linear_mmd_on_identical_rows_raises_for_zero_variance():
     x = np.ones((10, 2))
-    with pytest.raises(InputError, match="bandwidth"):
-        mmd_test(x, x)
-    with pytest.raises(InputError, match="bandwidth"):
+    with pytest.raises(InputError, match="variance"):
         linear_mmd_test(x, x)
 
 

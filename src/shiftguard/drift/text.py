@@ -58,8 +58,9 @@ def text_drift_test(
         Reference and current texts (at least 2 each; every item a ``str``).
     method
         ``"mmd"`` (default): :func:`shiftguard.stats.multivariate.mmd_test` on the
-        embeddings (RBF kernel, median-heuristic bandwidth; ``sigma = 1`` when over half
-        of the pairs of texts embed identically, as with many repeated texts).
+        embeddings (RBF kernel, median-heuristic bandwidth on the pooled texts, from the
+        non-zero distances when over half of the pairs embed identically, as with many
+        repeated texts).
         ``"depth"``: the TTE-depth rank-sum test of Seegmiller & Preum (2023) with a
         permutation p-value (below).
     n_components
@@ -123,14 +124,7 @@ def text_drift_test(
     embedding = _embed(ref + cur, n_components, rng)
     n = len(ref)
     if method == "mmd":
-        try:
-            res = mmd_test(embedding[:n], embedding[n:], n_permutations=n_permutations,
-                           seed=rng)
-        except InputError:
-            # Over half of the pairs embed identically (repeated texts), so the median
-            # heuristic is 0; sigma = 1, the unit sphere's own scale, is as label-blind.
-            res = mmd_test(embedding[:n], embedding[n:], bandwidth=1.0,
-                           n_permutations=n_permutations, seed=rng)
+        res = mmd_test(embedding[:n], embedding[n:], n_permutations=n_permutations, seed=rng)
         return TextDriftResult(
             method="text_mmd", statistic=res.statistic, pvalue=res.pvalue,
             n_permutations=n_permutations, n_components=embedding.shape[1],

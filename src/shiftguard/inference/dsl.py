@@ -45,13 +45,13 @@ from shiftguard._validation import (
 )
 from shiftguard.errors import EstimatorError, InputError, ParameterError
 from shiftguard.inference._sandwich import (
+    DesignProducts,
     InferenceResult,
     design_products,
     expit,
     invert_symmetric,
     least_squares,
     logistic_solve,
-    sandwich_covariance,
     single_threaded_blas,
     wald_interval,
 )
@@ -96,6 +96,19 @@ def cross_fit_predictions(
     InputError
         When some fold's training part has too few labelled rows to fit ``features``.
     """
+    return _cross_fit(features, y, labeled, learner, n_folds, seed)[0]
+
+
+def _cross_fit(
+    features: np.ndarray,
+    y: np.ndarray,
+    labeled: np.ndarray,
+    learner: Any,
+    n_folds: int,
+    seed: int | np.random.Generator | None,
+) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]] | None]:
+    """:func:`cross_fit_predictions`, with the fold of every row and, for the least-squares
+    learner, each fold's coefficients and inverse Gram matrix (``None`` otherwise)."""
     n = len(y)
     n_folds = check_positive_int(n_folds, "n_folds", minimum=2)
     folds = as_rng(seed).permutation(n) % n_folds
@@ -111,11 +124,14 @@ def cross_fit_predictions(
     predictions = np.empty(n)
     if learner is None:
         design = np.column_stack([np.ones(n), features])
+        fits = []
         for k in range(n_folds):
             train = labeled & (folds != k)
-            coef = least_squares(design[train], y[train])
+            gram_inv = invert_symmetric(design[train].T @ design[train], "features")
+            coef = gram_inv @ (design[train].T @ y[train])
             predictions[folds == k] = design[folds == k] @ coef
-        return predictions
+            fits.append((coef, gram_inv))
+        return predictions, folds, fits
     for method in ("fit", "predict"):
         if not hasattr(learner, method):
             raise EstimatorError(f"learner {type(learner).__name__} has no {method}() method")
@@ -128,7 +144,41 @@ def cross_fit_predictions(
             predictions[folds == k] = model.predict_proba(features[folds == k])[:, 1]
         else:
             predictions[folds == k] = model.predict(features[folds == k])
-    return predictions
+    return predictions, folds, None
+
+
+def _learner_slopes(
+    design: np.ndarray,
+    features: np.ndarray,
+    labeled: np.ndarray,
+    pi: np.ndarray,
+    folds: np.ndarray,
+    fits: list[tuple[np.ndarray, np.ndarray]],
+) -> np.ndarray:
+    """How each gold label moves the estimating equations through the cross-fitted
+    least-squares learner: an ``(n, d)`` array, zero on unlabelled rows.
+
+    The downstream estimate solves ``sum_j x_j (pseudo_j - mu_j) = 0`` with
+    ``pseudo_j = g_j + labeled_j / pi_j * (y_j - g_j)``, so ``g_j`` enters with the weight
+    ``1 - labeled_j / pi_j``: zero on average, but about ``-1 / pi_j`` on every labelled
+    row. A labelled row ``i`` is a training row of every fold ``k`` but its own, where a
+    unit change of ``y_i`` moves the learner's coefficients by ``(Z'Z)_k^-1 z_i`` and the
+    fold's share of the equations by ``B_k (Z'Z)_k^-1 z_i``, with
+    ``B_k = sum_{j in k} (1 - labeled_j / pi_j) x_j z_j'``. Added to the direct slope
+    ``x_i / pi_i``, this is the exact derivative of the equations in ``y_i``; the
+    sandwich, which treats ``g`` as known, leaves it out. It vanishes as the folds grow
+    (``B_k / n`` tends to 0), but with about 100 gold labels it changes each label's
+    influence on the estimate by tens of percent.
+    """
+    regressors = np.column_stack([np.ones(len(labeled)), features])
+    weight = 1.0 - labeled / pi
+    slopes = np.zeros(design.shape)
+    for k, (_, gram_inv) in enumerate(fits):
+        held = folds == k
+        moment_slope = (design[held] * weight[held, None]).T @ regressors[held]
+        train = labeled & ~held
+        slopes[train] += regressors[train] @ (moment_slope @ gram_inv).T
+    return slopes
 
 
 def _group_codes(groups: Any, name: str, n: int) -> np.ndarray:
@@ -178,13 +228,37 @@ def _demean_within(values: np.ndarray, codes: list[np.ndarray]) -> np.ndarray:
     )
 
 
-def _meat(scores: np.ndarray, cluster_codes: np.ndarray | None) -> np.ndarray:
-    """Sum of outer products of the per-row scores, or of their within-cluster sums."""
+def _stderr_and_df(
+    influence: np.ndarray, cluster_codes: np.ndarray | None, n: int, small_sample: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Sandwich standard errors from the per-row influence ``H^-1 score_i`` (an ``(n, d)``
+    array), summed within clusters if there are any, and the effective degrees of
+    freedom of each variance (``None`` unless ``small_sample``).
+
+    The variance of coefficient ``l`` is ``sum_u c_ul / n^2`` over independent units
+    ``u`` (rows or clusters) with ``c_ul`` the square of the unit's influence. Taking
+    each term as a scaled chi-square with one degree of freedom and combining them by
+    Welch-Satterthwaite, with the observed terms in place of their expectations, gives
+    ``(sum_u c_ul)^2 / sum_u c_ul^2``: the number of units when they contribute equally,
+    and as few as 1 when one gold label with a large weight ``1 / sample_prob`` carries
+    the variance. The observed terms vary more than their expectations, so this errs
+    low (wide intervals) when the units contribute alike.
+    """
     if cluster_codes is not None:
-        scores = np.column_stack(
-            [np.bincount(cluster_codes, weights=scores[:, j]) for j in range(scores.shape[1])]
+        influence = np.column_stack(
+            [np.bincount(cluster_codes, weights=column) for column in influence.T]
         )
-    return scores.T @ scores
+    shares = influence * influence
+    total = shares.sum(axis=0)
+    stderr = np.sqrt(total) / n
+    if not small_sample:
+        return stderr, None
+    concentration = (shares * shares).sum(axis=0)
+    # All influences 0 (a perfect fit): the interval is a point whatever the quantile.
+    df = np.divide(
+        total * total, concentration, out=np.full_like(total, np.inf), where=concentration > 0
+    )
+    return stderr, df
 
 
 def dsl(
@@ -204,6 +278,7 @@ def dsl(
     names: Sequence[str] | None = None,
     alpha: float = 0.05,
     seed: int | np.random.Generator | None = None,
+    small_sample: bool = True,
 ) -> InferenceResult:
     """DSL estimate, standard errors and confidence intervals of a downstream estimand.
 
@@ -249,12 +324,25 @@ def dsl(
         Error level; each interval targets coverage ``1 - alpha``.
     seed
         Seed of the random fold assignment.
+    small_sample
+        ``True`` (default): two corrections for few gold labels. (1) With the built-in
+        least-squares learner, each gold label's influence also includes its effect
+        through the cross-fitted learner on the pseudo-outcomes of the other folds (the
+        exact derivative of the estimating equations, which the sandwich, treating the
+        learner's predictions as known, leaves out; it vanishes asymptotically). (2) The
+        quantile is Student's t with the effective degrees of freedom of each variance,
+        ``(sum_u c_u)^2 / sum_u c_u^2`` over rows (or clusters) ``u`` with squared
+        influences ``c_u``: the number of rows when all contribute alike, close to 1
+        when one gold label with a large weight ``1 / sample_prob`` carries the
+        variance. ``False``: the asymptotic sandwich interval with the normal quantile.
 
     Returns
     -------
     InferenceResult
-        ``estimate`` (float for the mean, coefficient array otherwise), sandwich
-        ``stderr``, the intervals, ``names``, ``n_labeled`` and ``n_unlabeled``.
+        ``estimate`` (float for the mean, coefficient array otherwise), ``stderr``, the
+        intervals, ``names``, ``n_labeled``, ``n_unlabeled`` and the t degrees of freedom
+        ``df`` (``None`` with ``small_sample=False``). A ``df`` below about 5 says that a
+        handful of heavily weighted gold labels carry the interval.
 
     Notes
     -----
@@ -267,6 +355,23 @@ def dsl(
     learner -- a poor learner only widens the interval. With ``fixed_effects`` the
     guarantee needs many rows per group (the usual within-estimator asymptotics).
 
+    How far from 0, in simulations (logistic regression with 3 coefficients, binary
+    surrogates 87% accurate with errors depending on a covariate, 1,000-4,000
+    repetitions, nominal 0.95): with 400 gold labels at ``sample_prob = 0.2`` both
+    intervals cover 0.95-0.97. With 106-134 gold labels and probabilities down to 0.03
+    the asymptotic interval covered 0.87-0.91 for the worst coefficient in four of six
+    designs (probabilities stratified on the surrogate, or continuous in a covariate).
+    The default covered at least 0.94 in four of them, among them about 115 gold
+    labels among 2,000 rows drawn at 0.10 or 0.03 (``tests/validity/test_inference_dsl.py``;
+    0.952 for the worst coefficient, asymptotic 0.911), and 0.93 in the two where only
+    12-27 gold labels fell in the stratum drawn at 0.03 that carries the coefficient
+    (``df`` about 4): nominal coverage held once about 35 gold labels were drawn at the
+    smallest probability. Where the weights are spread evenly (equal probabilities
+    0.055, 110 labels) the default over-covers, 0.98-0.99: t quantiles with few
+    effective degrees of freedom err on the side of width. With a scikit-learn
+    ``learner`` only the t quantile applies, and the learner's own estimation error is
+    not in the variance.
+
     Raises
     ------
     InputError
@@ -276,7 +381,9 @@ def dsl(
     References
     ----------
     Egami, Hinck, Stewart & Wei (2023). Using imperfect surrogates for downstream
-    inference. *NeurIPS 2023*.
+    inference. *NeurIPS 2023*. Satterthwaite (1946). An approximate distribution of
+    estimates of variance components. *Biometrics Bulletin* 2, 110-114 (degrees of
+    freedom).
 
     Examples
     --------
@@ -337,20 +444,26 @@ def dsl(
     if extra is not None:
         features.append(extra)
     y_filled = np.where(labeled_mask, y_arr, 0.0)
-    g = cross_fit_predictions(
-        np.column_stack(features), y_filled, labeled_mask, learner=learner,
-        n_folds=n_folds, seed=seed,
-    )
+    predictors = np.column_stack(features)
+    g, folds, fits = _cross_fit(predictors, y_filled, labeled_mask, learner, n_folds, seed)
     pseudo = g + labeled_mask / pi * (y_filled - g)
+
+    def learner_scores(design: np.ndarray) -> np.ndarray | float:
+        """Each gold label's effect through the learner times its out-of-fold residual."""
+        if not small_sample or fits is None:
+            return 0.0
+        slopes = _learner_slopes(design, predictors, labeled_mask, pi, folds, fits)
+        return slopes * (y_filled - g)[:, None]
 
     n_labeled = int(labeled_mask.sum())
     common = {"alpha": alpha, "n_labeled": n_labeled, "n_unlabeled": n - n_labeled}
     if model == "mean":
         estimate = float(pseudo.mean())
-        scores = (pseudo - estimate)[:, None]
-        stderr = float(np.sqrt(_meat(scores, cluster_codes)[0, 0]) / n)
-        lo, hi = wald_interval(estimate, stderr, alpha)
-        return InferenceResult("dsl_mean", estimate, stderr, lo, hi, **common)
+        scores = (pseudo - estimate)[:, None] + learner_scores(np.ones((n, 1)))
+        stderr, df = _stderr_and_df(scores, cluster_codes, n, small_sample)
+        df = None if df is None else float(df[0])
+        lo, hi = wald_interval(estimate, float(stderr[0]), alpha, df=df)
+        return InferenceResult("dsl_mean", estimate, float(stderr[0]), lo, hi, df=df, **common)
 
     col_names = list(names) if names is not None else [f"x{j}" for j in range(X_arr.shape[1])]
     if len(col_names) != X_arr.shape[1]:
@@ -373,21 +486,48 @@ def dsl(
         scores = design * (pseudo - design @ coef)[:, None]
         hessian = design.T @ design / n
     else:
-        products = design_products(design)
-        with single_threaded_blas():
-            coef = logistic_solve(products, 1.0, design.T @ pseudo)
+        coef, products = _logistic_fit(design, pseudo)
         fitted = expit(design @ coef)
         scores = design * (pseudo - fitted)[:, None]
         hessian = products.gram(fitted * (1.0 - fitted)) / n
-    cov = sandwich_covariance(
-        invert_symmetric(hessian, "X"), _meat(scores, cluster_codes) / n, n
-    )
-    stderr = np.sqrt(np.diag(cov))
-    lo, hi = wald_interval(coef, stderr, alpha)
+    influence = (scores + learner_scores(design)) @ invert_symmetric(hessian, "X")
+    stderr, df = _stderr_and_df(influence, cluster_codes, n, small_sample)
+    lo, hi = wald_interval(coef, stderr, alpha, df=df)
     return InferenceResult(
         f"dsl_{model}" if fe_codes is None else "dsl_ols_fixed_effects",
-        coef, stderr, lo, hi, names=tuple(col_names), **common,
+        coef, stderr, lo, hi, names=tuple(col_names), df=df, **common,
     )
+
+
+def _logistic_fit(design: np.ndarray, pseudo: np.ndarray) -> tuple[np.ndarray, DesignProducts]:
+    """Solve the logistic DSL moment equations ``X' (pseudo - expit(X b)) = 0``.
+
+    Pseudo-outcomes of gold-labelled rows are weighted by ``1 / sample_prob`` and can lie
+    far outside ``[0, 1]``; when ``X' pseudo`` is not a value ``X' p`` with every ``p_i``
+    in ``(0, 1)`` the equations have no finite solution and the Newton iterates run off
+    (with overflow on the way, hence the silenced warnings).
+    """
+    products = design_products(design)
+    try:
+        with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore"):
+            coef = logistic_solve(products, 1.0, design.T @ pseudo)
+    except InputError:
+        coef = None
+    if coef is None or not np.isfinite(coef).all():
+        if np.linalg.matrix_rank(design) < design.shape[1]:
+            raise InputError(
+                "the design is singular (collinear or constant columns); drop redundant "
+                "columns",
+                "X",
+            ) from None
+        raise InputError(
+            "the logistic DSL equations have no finite solution: the gold labels weighted "
+            "by 1 / sample_prob push the pseudo-outcomes outside what a logistic model can "
+            "fit (too few gold labels where sample_prob is small); label more rows there "
+            "or use model='ols'",
+            "y",
+        ) from None
+    return coef, products
 
 
 _FORMULA = re.compile(r"^\s*(?P<lhs>[^~]+?)\s*~\s*(?P<rhs>.+?)\s*$")

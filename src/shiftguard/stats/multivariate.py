@@ -3,9 +3,13 @@
 Every test here compares a reference sample ``x`` of shape (n, d) with a current sample
 ``y`` of shape (m, d) under the null hypothesis that both are i.i.d. draws from one
 distribution. The permutation tests (:func:`mmd_test`, :func:`energy_test`) are exact at
-every sample size: the kernel or distance matrix of the pooled sample is computed once,
-each permuted statistic is a quadratic form in a 0/1 membership vector, and a batch of
-permutations is one matrix product.
+every sample size, tied rows included: the pooled sample is reduced to its distinct rows
+and how often each occurs, the kernel or distance matrix of the distinct rows is computed
+once, a permuted statistic is a quadratic form in the counts a random split sends to ``x``
+(a batch of splits is one matrix product), and every comparison with the observed statistic
+is made in exact integer arithmetic. The classifier test is exact with ``metric="accuracy"``
+and, with ``metric="auc"``, uses the normal approximation of the Mann-Whitney law for folds
+with more than 8 rows of each sample (see its guarantee).
 """
 
 from __future__ import annotations
@@ -31,8 +35,12 @@ from shiftguard.errors import EstimatorError, InputError
 CLASSIFIER_METRICS = ("auc", "accuracy")
 
 # Permutations evaluated per matrix product: large enough for BLAS to run at full speed,
-# small enough that the (batch, n + m) float32 blocks stay a few megabytes.
+# small enough that the (batch, n + m) blocks stay a few megabytes.
 _PERMUTATION_BATCH = 256
+
+# scipy.stats.mannwhitneyu's own rule for its exact law (method="auto" without ties),
+# pinned here because the classifier test's stated guarantee depends on it.
+_MANN_WHITNEY_EXACT_MAX_ROWS = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +65,8 @@ class ClassifierTestResult(TestResult):
     fold_statistics
         Held-out AUC (or accuracy) of each fold's model on its own held-out fold.
     fold_pvalues
-        The exact conditional p-value of each fold; ``pvalue`` is their Bonferroni merge.
+        The p-value of each fold given the other folds (exact or asymptotic, as stated in
+        :func:`classifier_test`); ``pvalue`` is their Bonferroni merge.
     metric
         ``"auc"`` or ``"accuracy"``.
     """
@@ -90,14 +99,18 @@ def mmd_test(
     x, y
         Reference (n, d) and current (m, d) samples, ``n, m >= 2``; 1-D input is one column.
     bandwidth
-        The kernel's ``sigma``. ``None`` applies the median heuristic to the *pooled*
-        sample: ``sigma = sqrt(median / 2)`` where ``median`` is the lower median of the
-        squared Euclidean distances over all pairs ``i < j`` of the n + m pooled rows.
-        This is alibi-detect's ``sigma_median`` (its ``GaussianRBF(sigma=None)``) applied
-        to the pooled sample; alibi-detect's ``MMDDrift`` default applies it to the
-        reference sample alone, so pass ``sigma`` explicitly there to reproduce our
-        statistic. A bandwidth computed from the pooled sample is a symmetric function of
-        the pooled rows, which keeps the permutation test exact.
+        The kernel's ``sigma``, a finite number > 0 (else :class:`ParameterError`).
+        ``None`` applies the median heuristic to the *pooled* sample:
+        ``sigma = sqrt(median / 2)`` where ``median`` is the lower median of the squared
+        Euclidean distances over all pairs ``i < j`` of the n + m pooled rows. This is
+        alibi-detect's ``sigma_median`` (its ``GaussianRBF(sigma=None)``) applied to the
+        pooled sample; alibi-detect's ``MMDDrift`` default applies it to the reference
+        sample alone, so pass ``sigma`` explicitly there to reproduce our statistic. When
+        more than half of the pairs coincide (a sparse binary table, say) that median is 0
+        and alibi-detect's kernel divides by 0; we then take the lower median of the
+        non-zero squared distances, and when every pooled row is the same, ``sigma = 1``
+        (every bandwidth gives the same kernel; the statistic is 0 and ``pvalue`` 1). Each
+        choice is a symmetric function of the pooled rows, which keeps the test exact.
     n_permutations
         Number B of random permutations of the pooled rows.
     seed
@@ -106,25 +119,39 @@ def mmd_test(
     Returns
     -------
     KernelTestResult
-        ``statistic`` is MMD_u^2 (float64), ``pvalue`` is ``(1 + #{T_b >= T}) / (1 + B)``,
+        ``statistic`` is MMD_u^2 (float64); ``pvalue`` is Besag and Clifford's sequential
+        Monte Carlo p-value over at most ``B`` permutations (ties counted, see Notes):
+        ``20 / l`` when the 20th permuted statistic reaching ``T`` is the ``l``-th drawn,
+        else ``(1 + #{T_b >= T}) / (1 + B)``; ``n_permutations`` the number drawn;
         ``bandwidth`` the sigma used.
 
     Notes
     -----
     Guarantee: under the null that the n + m rows are exchangeable (in particular, both
     samples i.i.d. from one distribution), ``P(pvalue <= alpha) <= alpha`` for every
-    ``alpha`` and every n, m (a Monte Carlo permutation test; Lehmann & Romano, Testing
-    Statistical Hypotheses, sec. 15.2.1). The test is consistent against every fixed
-    alternative because the Gaussian kernel is characteristic. The permuted statistics are
-    evaluated in float32 on a centred kernel matrix (entries of order the kernel's spread,
-    not its level), so their rounding error is far below the permutation spread; the
-    observed statistic is float64. Memory is one (n+m)^2 float64 matrix plus a float32
-    copy (4,000 pooled rows: 192 MB); for larger samples subsample, or use
-    :func:`linear_mmd_test`.
+    ``alpha``, every n, m >= 2 and any number of tied rows (a Monte Carlo permutation test;
+    Lehmann & Romano, Testing Statistical Hypotheses, sec. 15.2.1). The test is consistent
+    against every fixed alternative because the Gaussian kernel is characteristic.
+
+    How the comparisons are exact: the statistic depends on a split only through how many
+    copies of each distinct pooled row it sends to ``x``. The kernel between the distinct
+    rows is rounded to integer multiples of ``2^-p``, ``p = 53 - 2 L`` with ``L`` the bit
+    length of n + m (``p = 29`` for 2,048 to 4,095 rows), which makes every permuted
+    statistic, scaled by ``n (n-1) m (m-1)``, an integer computed without rounding error,
+    so ties with the observed statistic are found exactly, whatever their number. The
+    ranked statistics differ from the float64 MMD_u^2 by at most ``2^(1-p)`` (3.7e-9 at
+    4,000 rows); floating-point sums would instead break exact ties at random and, on small
+    tied samples, make the p-value a few permutations too small. Memory is one
+    ``u x u`` float64 matrix for u distinct pooled rows (4,000 distinct rows: 128 MB) and,
+    for the median heuristic, the positive pairwise distances (at most 64 MB at 4,000
+    rows), so heavily tied data are cheap; for larger samples subsample, or use
+    :func:`linear_mmd_test`. SciPy has no MMD test.
 
     References
     ----------
     Gretton, Borgwardt, Rasch, Schoelkopf & Smola (2012). A kernel two-sample test. JMLR 13.
+    Phipson & Smyth (2010). Permutation p-values should never be zero. Stat. Appl. Genet.
+    Mol. Biol. 9(1), article 39.
 
     Examples
     --------
@@ -133,23 +160,26 @@ def mmd_test(
     >>> res = mmd_test(rng.normal(size=(100, 3)), rng.normal(0.5, 1, size=(100, 3)), seed=1)
     >>> res.pvalue < 0.01
     True
+    >>> mmd_test(np.ones((5, 2)), np.ones((4, 2)), seed=1).pvalue
+    1.0
     """
     x, y = _check_two_samples(x, y, min_rows=2)
     n_permutations = check_positive_int(n_permutations, "n_permutations")
+    if bandwidth is not None:
+        bandwidth = check_positive_number(bandwidth, "bandwidth")
     n, m = x.shape[0], y.shape[0]
-    sq_dist = _pooled_squared_distances(x, y)
-    if bandwidth is None:
-        sigma = _median_heuristic(sq_dist)
-    else:
-        sigma = check_positive_number(bandwidth, "bandwidth")
-    kernel = _rbf_in_place(sq_dist, 0.5 / sigma**2)  # the distances are not needed again
-    observed = _unbiased_mmd2(kernel, n)
-    centred = _centre_off_diagonal(kernel)
-    q, r = _permuted_quadratic_forms(centred, n, n_permutations, as_rng(seed))
-    permuted = _mmd2_from_forms(q, r, float(centred.sum(dtype=np.float64)), n, m)
+    rows, counts, in_x = _distinct_rows(x, y)
+    sq_dist = _squared_distances(rows)
+    sigma = bandwidth if bandwidth is not None else _median_bandwidth(
+        _positive_pair_values(sq_dist, counts), (n + m) * (n + m - 1) // 2)
+    kernel = np.exp(np.multiply(sq_dist, -0.5 / sigma**2, out=sq_dist), out=sq_dist)
+    observed = _mmd2_from_sums(*_pair_sums(kernel, counts, in_x), n, m)
+    weights = _mmd2_form_weights(n, m)
+    pvalue, drawn = _exact_permutation_pvalue(kernel, counts, in_x, weights, n_permutations,
+                                              as_rng(seed))
     return KernelTestResult(
-        method="mmd", statistic=observed, pvalue=permutation_pvalue(observed, permuted),
-        n_permutations=n_permutations, bandwidth=sigma,
+        method="mmd", statistic=observed, pvalue=pvalue, n_permutations=drawn,
+        bandwidth=sigma,
     )
 
 
@@ -168,13 +198,19 @@ def linear_mmd_test(x: Any, y: Any, bandwidth: float | None = None) -> KernelTes
     x, y
         Reference (n, d) and current (m, d) samples with ``min(n, m) >= 4``.
     bandwidth
-        ``sigma``; ``None`` takes ``sqrt(median / 2)`` over the 4p squared distances that
-        enter ``h`` (an O(n) median heuristic).
+        ``sigma`` (a finite number > 0); ``None`` takes ``sqrt(median / 2)`` over the 4p
+        squared distances that enter ``h`` (an O(n) median heuristic), or over the
+        non-zero ones when more than half are 0, as :func:`mmd_test` does.
 
     Returns
     -------
     KernelTestResult
         ``statistic`` is ``mean(h)``; ``effect_size`` is the z-score.
+
+    Raises
+    ------
+    InputError
+        When every ``h_i`` is equal (e.g. all rows identical): the z-score is undefined.
 
     Notes
     -----
@@ -200,13 +236,7 @@ def linear_mmd_test(x: Any, y: Any, bandwidth: float | None = None) -> KernelTes
         _rowwise_sq_dist(x1, y2), _rowwise_sq_dist(x2, y1),
     ])
     if bandwidth is None:
-        median = float(np.median(sq))
-        if median <= 0.0:
-            raise InputError(
-                "more than half of the paired rows coincide, so the median heuristic "
-                "bandwidth is 0; pass bandwidth= explicitly", "x, y"
-            )
-        sigma = math.sqrt(0.5 * median)
+        sigma = _median_bandwidth(sq[sq > 0.0], sq.size)
     else:
         sigma = check_positive_number(bandwidth, "bandwidth")
     k = np.exp(sq * (-0.5 / sigma**2))
@@ -237,7 +267,8 @@ def energy_test(
     For d = 1, ``scipy.stats.energy_distance(x, y) == sqrt(E)``: scipy returns
     ``sqrt(2 * integral (F_x - F_y)^2)`` and ``E = 2 * integral (F_x - F_y)^2`` (Szekely &
     Rizzo 2013, eq. 2.1 / prop. 1). Szekely & Rizzo's test statistic ``n m / (n + m) * E``
-    differs by a constant factor, which leaves the permutation p-value unchanged.
+    differs by a constant factor, which leaves the permutation p-value unchanged. SciPy has
+    no energy test.
 
     Parameters
     ----------
@@ -251,13 +282,19 @@ def energy_test(
     Returns
     -------
     TestResult
-        ``statistic`` is E, ``pvalue`` is ``(1 + #{E_b >= E}) / (1 + B)``.
+        ``statistic`` is E; ``pvalue`` the sequential p-value over at most ``B``
+        permutations as in :func:`mmd_test` (ties counted); ``n_permutations`` the number
+        drawn.
 
     Notes
     -----
     Guarantee: under exchangeability of the n + m rows (both samples i.i.d. from one
-    distribution), ``P(pvalue <= alpha) <= alpha`` at every sample size. Consistent against
-    every alternative with finite first moments.
+    distribution), ``P(pvalue <= alpha) <= alpha`` for every ``alpha``, every n, m >= 2 and
+    any number of tied rows. The comparisons are exact as in :func:`mmd_test`: the
+    distances between distinct pooled rows are rounded to integer multiples of
+    ``2^-p max ||z_i - z_j||`` (same ``p``), so the ranked statistics differ from E by at
+    most ``2^(1-p) max ||z_i - z_j||`` and are compared without rounding error. Consistent
+    against every alternative with finite first moments.
 
     References
     ----------
@@ -268,19 +305,15 @@ def energy_test(
     x, y = _check_two_samples(x, y, min_rows=2)
     n_permutations = check_positive_int(n_permutations, "n_permutations")
     n, m = x.shape[0], y.shape[0]
-    dist = _pooled_squared_distances(x, y)
+    rows, counts, in_x = _distinct_rows(x, y)
+    dist = _squared_distances(rows)
     np.sqrt(dist, out=dist)
-    observed = float(
-        2.0 * dist[:n, n:].mean() - dist[:n, :n].mean() - dist[n:, n:].mean()
-    )
-    # E = -w' D w with w = a (1/n + 1/m) - 1/m for the 0/1 membership vector a; w sums to
-    # zero, so double-centring D leaves every permuted E unchanged and shrinks the entries.
-    centred = _double_centre(dist)
-    q, r = _permuted_quadratic_forms(centred, n, n_permutations, as_rng(seed))
-    permuted = _energy_from_forms(q, r, float(centred.sum(dtype=np.float64)), n, m)
+    observed = _energy_from_sums(*_pair_sums(dist, counts, in_x), n, m)
+    weights = _energy_form_weights(n, m)
+    pvalue, drawn = _exact_permutation_pvalue(dist, counts, in_x, weights, n_permutations,
+                                              as_rng(seed))
     return TestResult(
-        method="energy", statistic=observed, pvalue=permutation_pvalue(observed, permuted),
-        n_permutations=n_permutations,
+        method="energy", statistic=observed, pvalue=pvalue, n_permutations=drawn,
     )
 
 
@@ -292,20 +325,23 @@ def classifier_test(
     metric: str = "auc",
     seed: int | np.random.Generator | None = None,
 ) -> ClassifierTestResult:
-    """Classifier two-sample test, cross-fitted, with exact per-fold p-values.
+    """Classifier two-sample test, cross-fitted, with one p-value per held-out fold.
 
     Rows are labelled 0 (reference) and 1 (current) and split into ``n_folds`` folds,
     stratified by label. For each fold k a fresh clone of ``estimator`` is fitted on the
     other folds and scores fold k; so every row's score comes from a model that did not see
-    it. Fold k's p-value is exact *conditionally on the other folds*: given them the model
-    is fixed, and under the null fold k's rows are i.i.d. whatever their labels, so their
-    scores are i.i.d. and independent of the labels.
+    it. Fold k's p-value is computed *conditionally on the other folds*: given them the
+    model is fixed, and under the null fold k's rows are i.i.d. whatever their labels, so
+    their scores are i.i.d. and independent of the labels.
 
     * ``metric="auc"``: the held-out AUC is the Mann-Whitney U of the fold's scores
       divided by ``n_k m_k``; its p-value is the one-sided (current scores higher)
-      Mann-Whitney p-value (``scipy.stats.mannwhitneyu``, exact for small folds, normal
-      otherwise) computed after breaking tied scores at random (seeded), which keeps the
-      null law of U exact. The reported AUC counts ties as 1/2.
+      Mann-Whitney p-value of ``scipy.stats.mannwhitneyu``, computed after breaking tied
+      scores at random (seeded) so that the ranks are a uniformly random permutation under
+      the null and U has the tie-free Mann-Whitney law. That law is used exactly when the
+      fold holds at most 8 rows of either sample, and through its normal approximation
+      with continuity correction otherwise (scipy's ``method="auto"`` rule, pinned here):
+      see the guarantee below. The reported AUC counts ties as 1/2.
     * ``metric="accuracy"``: predictions are ``score >= 0.5`` (``predict_proba``) or
       ``>= 0`` (``decision_function``). Given the predictions, the number of correctly
       classified current rows is hypergeometric under the null, so the p-value is the
@@ -344,12 +380,27 @@ def classifier_test(
 
     Notes
     -----
-    Guarantee: under the null that all rows are i.i.d. from one distribution,
-    ``P(pvalue <= alpha) <= alpha`` for every sample size and every estimator (each fold
-    p-value is exact given the other folds; Bonferroni is valid under dependence). When the
-    fold p-values are nearly independent the size is close to, and never above, alpha;
-    when they are strongly dependent the test is conservative. Power depends on the
-    estimator learning the difference.
+    Guarantee: under the null that all rows are i.i.d. from one distribution, for every
+    estimator, ``P(pvalue <= alpha) <= sum_k P(p_k <= alpha / K)`` (Bonferroni, valid
+    under any dependence between the folds), where:
+
+    * with ``metric="accuracy"`` each fold p-value is exact, so
+      ``P(pvalue <= alpha) <= alpha`` at every sample size;
+    * with ``metric="auc"`` a fold p-value is exact when the fold holds at most 8 rows of
+      either sample, and asymptotic otherwise: ``P(p_k <= a) -> a`` as the fold grows. Its
+      exact size, computed from the exact null law of U on a grid of folds from 9 to 100
+      rows of one sample against up to 1,000 (9 to 40) or 400 (50 to 100) of the other,
+      for ``a`` from 1e-4 to 0.2, is at most ``a`` for ``a <= 0.04`` (the continuity
+      correction and the light tails of U make it conservative there) and at most
+      ``1.022 a`` up to ``a = 0.2``. Hence ``P(pvalue <= alpha) <= alpha`` whenever
+      ``alpha <= 0.04 K`` (``alpha <= 0.2`` with the default K = 5) for folds of those
+      sizes, and approximately for larger folds, where the normal approximation is closer
+      still.
+
+    When the fold p-values are nearly independent the size is close to, and not above,
+    alpha; when they are strongly dependent the test is conservative. Power depends on the
+    estimator learning the difference. SciPy has no classifier test; each AUC fold p-value
+    equals ``scipy.stats.mannwhitneyu`` on the tie-broken ranks.
 
     References
     ----------
@@ -413,14 +464,28 @@ def _check_two_samples(x: Any, y: Any, min_rows: int) -> tuple[np.ndarray, np.nd
     return x, y
 
 
-def _pooled_squared_distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """(n+m, n+m) squared Euclidean distances of the pooled rows, exact zeros on the diagonal."""
-    pooled = np.vstack([x, y])
+def _distinct_rows(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct pooled rows (sorted), how often each occurs, and how often in ``x``.
+
+    The first two depend on the pooled rows only as a multiset, so whatever is computed
+    from them is the same for every reordering of the pooled sample and every split is
+    scored by one fixed function of its counts: the permutation tests' exactness rests on
+    this. Counts are float64, ready for matrix products.
+    """
+    # Adding 0.0 turns -0.0 into 0.0, so rows equal as numbers are equal as bytes too.
+    pooled = np.vstack([x, y]) + 0.0
+    rows, inverse, counts = np.unique(pooled, axis=0, return_inverse=True, return_counts=True)
+    in_x = np.bincount(inverse.reshape(-1)[: x.shape[0]], minlength=rows.shape[0])
+    return rows, counts.astype(np.float64), in_x.astype(np.float64)
+
+
+def _squared_distances(rows: np.ndarray) -> np.ndarray:
+    """(u, u) squared Euclidean distances between the rows, exact zeros on the diagonal."""
     # Centring first keeps ||a||^2 + ||b||^2 - 2 a.b from cancelling when the data sit far
     # from the origin.
-    pooled -= pooled.mean(axis=0)
-    norms = np.einsum("ij,ij->i", pooled, pooled)
-    gram = pooled @ pooled.T
+    centred = rows - rows.mean(axis=0)
+    norms = np.einsum("ij,ij->i", centred, centred)
+    gram = centred @ centred.T
     _gram_to_sq_dist(gram, norms)
     return gram
 
@@ -435,44 +500,46 @@ def _gram_to_sq_dist(gram: np.ndarray, norms: np.ndarray) -> None:
         gram[i, i] = 0.0
 
 
-def _median_heuristic(sq_dist: np.ndarray) -> float:
-    """alibi-detect's ``sigma_median``: sqrt(lower median of pairwise squared distances / 2).
-
-    alibi-detect sorts the whole (x = y) matrix and takes index
-    ``size + (size^2 - size) // 2 - 1``: past the ``size`` diagonal zeros, among the pairs
-    that each appear twice, which is the lower median of the ``size (size - 1) / 2`` pairs.
-    """
-    pairs = _upper_triangle(sq_dist)
-    k = (pairs.size - 1) // 2
-    median = float(np.partition(pairs, k)[k])
-    if median <= 0.0:
-        raise InputError(
-            "more than half of all pairs of pooled rows coincide, so the median heuristic "
-            "bandwidth is 0; pass bandwidth= explicitly", "x, y"
-        )
-    return math.sqrt(0.5 * median)
-
-
 @nb.njit(cache=True)
-def _upper_triangle(matrix: np.ndarray) -> np.ndarray:
-    size = matrix.shape[0]
-    out = np.empty(size * (size - 1) // 2)
-    for i in range(size - 1):
-        start = i * size - i * (i + 1) // 2
-        for j in range(i + 1, size):
-            out[start + j - i - 1] = matrix[i, j]
+def _positive_pair_values(sq_dist: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The positive squared distances over all pairs ``i < j`` of pooled rows.
+
+    Distinct rows k < j occurring ``counts[k]`` and ``counts[j]`` times form
+    ``counts[k] * counts[j]`` pairs; two copies of one row are at distance 0.
+    """
+    size = sq_dist.shape[0]
+    total = 0
+    for k in range(size - 1):
+        for j in range(k + 1, size):
+            if sq_dist[k, j] > 0.0:
+                total += int(counts[k] * counts[j])
+    out = np.empty(total)
+    pos = 0
+    for k in range(size - 1):
+        for j in range(k + 1, size):
+            if sq_dist[k, j] > 0.0:
+                stop = pos + int(counts[k] * counts[j])
+                out[pos:stop] = sq_dist[k, j]
+                pos = stop
     return out
 
 
-@nb.njit(cache=True)
-def _rbf_in_place(sq_dist: np.ndarray, gamma: float) -> np.ndarray:
-    """``exp(-gamma * d2)`` in place, diagonal set to 0 (the unbiased MMD leaves it out)."""
-    size = sq_dist.shape[0]
-    for i in range(size):
-        for j in range(size):
-            sq_dist[i, j] = np.exp(-gamma * sq_dist[i, j])
-        sq_dist[i, i] = 0.0
-    return sq_dist
+def _median_bandwidth(positive: np.ndarray, n_pairs: int) -> float:
+    """``sqrt(median / 2)`` over ``n_pairs`` squared distances, ``positive`` the non-zero ones.
+
+    ``median`` is their lower median: alibi-detect's ``sigma_median`` sorts the whole
+    (x = y) matrix and takes index ``size + (size^2 - size) // 2 - 1``, past the ``size``
+    diagonal zeros, among the pairs that each appear twice, which is the lower median of
+    the ``size (size - 1) / 2`` pairs. When that is 0 (over half of the pairs coincide) the
+    lower median of the positive values is used; with none, every bandwidth gives the same
+    kernel and 1 is returned.
+    """
+    if positive.size == 0:
+        return 1.0
+    k = (n_pairs - 1) // 2 - (n_pairs - positive.size)
+    if k < 0:
+        k = (positive.size - 1) // 2
+    return math.sqrt(0.5 * float(np.partition(positive, k)[k]))
 
 
 def _rowwise_sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -480,94 +547,149 @@ def _rowwise_sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", diff, diff)
 
 
-def _unbiased_mmd2(kernel_zero_diag: np.ndarray, n: int) -> float:
-    """Unbiased MMD^2 from the pooled kernel matrix whose diagonal is already zero."""
-    m = kernel_zero_diag.shape[0] - n
-    k_xx = kernel_zero_diag[:n, :n].sum() / (n * (n - 1))
-    k_yy = kernel_zero_diag[n:, n:].sum() / (m * (m - 1))
-    k_xy = kernel_zero_diag[:n, n:].mean()
-    return float(k_xx + k_yy - 2.0 * k_xy)
+def _pair_sums(
+    matrix: np.ndarray, counts: np.ndarray, in_x: np.ndarray
+) -> tuple[float, float, float]:
+    """Sums of ``M`` over pairs ``i != j`` of pooled rows within x, within y, and across.
 
-
-def _double_centre(matrix: np.ndarray, dtype: type = np.float32) -> np.ndarray:
-    """``H M H`` (``H`` the centring projection) of a symmetric matrix, as ``dtype``."""
-    shift = matrix.mean(axis=0)
-    shift -= 0.5 * shift.mean()
-    out = np.empty(matrix.shape, dtype=dtype)
-    _subtract_shifts(matrix, shift, out, False)
-    return out
-
-
-def _centre_off_diagonal(kernel_zero_diag: np.ndarray, dtype: type = np.float32) -> np.ndarray:
-    """``dtype`` copy with ``f(i) + f(j)`` subtracted from every off-diagonal entry.
-
-    The unbiased MMD^2 of every split is unchanged by such a shift (the added terms cancel
-    between its three parts), and with ``f`` the centred row means the entries become
-    deviations from the kernel's level, so float32 products lose little.
+    ``matrix`` holds the kernel (or distance) between distinct rows, diagonal included
+    (the value for two copies of one row); ``counts`` and ``in_x`` say how often each
+    occurs in the pooled sample and in x.
     """
-    size = kernel_zero_diag.shape[0]
-    row_mean = kernel_zero_diag.sum(axis=1) / (size - 1)
-    out = np.empty(kernel_zero_diag.shape, dtype=dtype)
-    _subtract_shifts(kernel_zero_diag, row_mean - 0.5 * row_mean.mean(), out, True)
-    return out
+    in_y = counts - in_x
+    diagonal = matrix.diagonal()
+    to_x, to_y = (matrix @ np.stack([in_x, in_y], axis=1)).T
+    return (
+        float(in_x @ to_x - in_x @ diagonal),
+        float(in_y @ to_y - in_y @ diagonal),
+        float(in_x @ to_y),
+    )
 
 
-@nb.njit(cache=True)
-def _subtract_shifts(matrix: np.ndarray, shift: np.ndarray, out: np.ndarray,
-                     zero_diagonal: bool) -> None:
-    """``out[i, j] = M[i, j] - shift[i] - shift[j]`` (diagonal 0 if asked), in one pass."""
-    size = matrix.shape[0]
-    for i in range(size):
-        for j in range(size):
-            out[i, j] = matrix[i, j] - shift[i] - shift[j]
-        if zero_diagonal:
-            out[i, i] = 0.0
+def _mmd2_from_sums(s_xx: float, s_yy: float, s_xy: float, n: int, m: int) -> float:
+    return s_xx / (n * (n - 1)) + s_yy / (m * (m - 1)) - 2.0 * s_xy / (n * m)
+
+
+def _energy_from_sums(s_xx: float, s_yy: float, s_xy: float, n: int, m: int) -> float:
+    return 2.0 * s_xy / (n * m) - s_xx / n**2 - s_yy / m**2
+
+
+def _mmd2_form_weights(n: int, m: int) -> tuple[int, int]:
+    """``(w_q, w_r)`` with ``n (n-1) m (m-1) MMD_u^2 = w_q q + w_r r + const`` for every split.
+
+    With ``q`` the within-x sum and ``r`` the sum over (x row, any other row) of
+    :func:`_quadratic_forms`, the cross sum is ``r - q`` and the within-y sum
+    ``total - 2 r + q``.
+    """
+    return m * (m - 1) + n * (n - 1) + 2 * (n - 1) * (m - 1), -2 * (n - 1) * (n + m - 1)
+
+
+def _energy_form_weights(n: int, m: int) -> tuple[int, int]:
+    """``(w_q, w_r)`` with ``n^2 m^2 E / (n + m) = w_q q + w_r r + const`` for every split."""
+    return -(n + m), 2 * n
+
+
+def _quadratic_forms(
+    splits: np.ndarray, matrix: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``q = c'Mc - c.diag(M)`` and ``r = c.(M counts - diag(M))`` for each row ``c`` of splits.
+
+    ``c`` counts the copies of each distinct row that a split sends to x: ``q`` is then the
+    sum of ``M`` over pairs ``i != j`` within x and ``r`` over pairs (x row, any other row).
+    """
+    diagonal = matrix.diagonal()
+    q = np.einsum("bi,bi->b", splits @ matrix, splits) - splits @ diagonal
+    r = splits @ (matrix @ counts - diagonal)
+    return q, r
 
 
 def _permuted_quadratic_forms(
     matrix: np.ndarray,
+    counts: np.ndarray,
     n: int,
     n_permutations: int,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``q_b = a_b' M a_b`` and ``r_b = a_b' M 1`` for B random n-subsets ``a_b`` of the rows.
+    """:func:`_quadratic_forms` of B splits of the pooled rows by uniform random permutations.
 
-    ``a_b`` is the 0/1 indicator of the rows that the b-th permutation sends to the first
-    sample. Batches of permutations are one ``A @ M`` product in ``M``'s dtype (float32
-    in the public tests); the row sums and the final reductions are float64.
+    Each permutation is a random arrangement of n ones (x) and m zeros over the n + m
+    positions; the positions are exchangeable, so giving distinct row k the next
+    ``counts[k]`` positions yields the law of how many of its copies go to x. A batch of
+    permutations is one matrix product.
     """
-    size = matrix.shape[0]
-    row_sums = matrix.sum(axis=1, dtype=np.float64)
-    membership = np.zeros(size, dtype=matrix.dtype)
+    size = int(counts.sum())
+    starts = np.concatenate([[0], np.cumsum(counts[:-1])]).astype(np.intp)
+    membership = np.zeros(size)
     membership[:n] = 1.0
     q = np.empty(n_permutations)
     r = np.empty(n_permutations)
     for start in range(0, n_permutations, _PERMUTATION_BATCH):
         stop = min(start + _PERMUTATION_BATCH, n_permutations)
         a = rng.permuted(np.broadcast_to(membership, (stop - start, size)), axis=1)
-        q[start:stop] = np.einsum("bi,bi->b", a @ matrix, a, dtype=np.float64)
-        r[start:stop] = a.astype(np.float64) @ row_sums
+        splits = a if counts.size == size else np.add.reduceat(a, starts, axis=1)
+        q[start:stop], r[start:stop] = _quadratic_forms(splits, matrix, counts)
     return q, r
 
 
-def _mmd2_from_forms(q: np.ndarray, r: np.ndarray, total: float, n: int, m: int) -> np.ndarray:
-    """Unbiased MMD^2 of each split from ``q = a'Ka``, ``r = a'K1`` and ``total = 1'K1``.
+def _round_to_integer_grid(matrix: np.ndarray, n_rows: int) -> None:
+    """Scale ``matrix`` (entries >= 0) in place to a largest entry of ``2^p``; round to integers.
 
-    With ``b = 1 - a``: the within-x sum is q, the cross sum ``a'Kb = r - q`` and the
-    within-y sum ``b'Kb = total - 2 r + q`` (K with zero diagonal).
+    ``p = 53 - 2 L`` with ``L`` the bit length of ``n_rows``. A quadratic form of
+    :func:`_quadratic_forms` over ``n_rows`` pooled rows adds at most ``n_rows^2 < 2^(2L)``
+    such non-negative integers, so every partial sum is an integer below 2^53, which
+    float64 holds exactly: BLAS computes each form without rounding error, in any order,
+    with or without fused multiply-adds.
     """
-    c_xx, c_yy, c_xy = 1.0 / (n * (n - 1)), 1.0 / (m * (m - 1)), 2.0 / (n * m)
-    return c_xx * q + c_yy * (total - 2.0 * r + q) - c_xy * (r - q)
+    top = float(matrix.max())
+    if top > 0.0:
+        matrix /= top
+        matrix *= math.ldexp(1.0, 53 - 2 * n_rows.bit_length())
+        np.rint(matrix, out=matrix)
 
 
-def _energy_from_forms(q: np.ndarray, r: np.ndarray, total: float, n: int, m: int) -> np.ndarray:
-    """Energy distance ``-w'Dw`` of each split, ``w = a (1/n + 1/m) - 1/m``."""
-    c = 1.0 / n + 1.0 / m
-    return -(c * c * q - 2.0 * c * r / m + total / m**2)
+def _exact_permutation_pvalue(
+    matrix: np.ndarray,
+    counts: np.ndarray,
+    in_x: np.ndarray,
+    weights: tuple[int, int],
+    n_permutations: int,
+    rng: np.random.Generator,
+) -> tuple[float, int]:
+    """Besag-Clifford sequential p-value (:mod:`shiftguard.stats.montecarlo`) of
+    ``S = w_q q + w_r r`` over at most ``n_permutations`` splits, every comparison exact,
+    and the number of splits drawn.
+
+    ``matrix`` (overwritten) is first rounded by :func:`_round_to_integer_grid`, so the
+    ``q`` and ``r`` of every split are exact integers; ``S_b - S_0`` can exceed 2^63 and is
+    formed in Python integers. The sequential rule stops once 20 splits reach ``S_0``, so a
+    null comparison costs a few dozen permutations instead of ``n_permutations``.
+    """
+    from shiftguard.stats.montecarlo import sequential_pvalue
+
+    _round_to_integer_grid(matrix, int(counts.sum()))
+    q0, r0 = _quadratic_forms(in_x[None, :], matrix, counts)
+    n_x = int(in_x.sum())
+    w_q, w_r = weights
+
+    def reaches_observed(size: int) -> np.ndarray:
+        q, r = _permuted_quadratic_forms(matrix, counts, n_x, size, rng)
+        dq = (q - q0).astype(np.int64).astype(object)
+        dr = (r - r0).astype(np.int64).astype(object)
+        return (w_q * dq + w_r * dr >= 0).astype(np.float64)
+
+    return sequential_pvalue(1.0, reaches_observed, n_permutations, rtol=0.0)
 
 
 def permutation_pvalue(observed: float, permuted: np.ndarray) -> float:
-    """``(1 + #{T_b >= T}) / (1 + B)`` with a relative tolerance against rounding ties."""
+    """``(1 + #{T_b >= T}) / (1 + B)`` counting ``T_b`` within ``1e-9 |T|`` of ``T`` as ties.
+
+    Valid (``P(pvalue <= alpha) <= alpha`` under exchangeability) when a permuted statistic
+    that equals the observed one in exact arithmetic comes out within that tolerance, e.g.
+    when both are computed by the same float64 code from exactly representable values
+    (rank statistics); widening ties only raises the p-value. :func:`mmd_test` and
+    :func:`energy_test` compare in exact integer arithmetic instead, because their sums
+    of kernel entries in different orders can miss exact ties by more.
+    """
     tol = 1e-9 * max(abs(observed), 1e-300)
     return float((1 + np.count_nonzero(permuted >= observed - tol)) / (1 + permuted.size))
 
@@ -608,7 +730,7 @@ def _held_out_test(
     rng: np.random.Generator,
     stats: Any,
 ) -> tuple[float, float]:
-    """One fold's held-out AUC or accuracy and its exact conditional p-value."""
+    """One fold's held-out AUC or accuracy and its p-value given the other folds."""
     scores, threshold = _classifier_scores(fitted, features)
     if metric == "auc":
         return _auc_pvalue(scores, labels, rng, stats)
@@ -622,10 +744,12 @@ def _held_out_test(
 def _auc_pvalue(
     scores: np.ndarray, labels: np.ndarray, rng: np.random.Generator, stats: Any
 ) -> tuple[float, float]:
-    """Held-out AUC (ties count 1/2) and its exact one-sided Mann-Whitney p-value.
+    """Held-out AUC (ties count 1/2) and its one-sided Mann-Whitney p-value.
 
     Ties are broken by an independent uniform key before ranking, so the ranks are a
-    uniformly random permutation under the null and ``mannwhitneyu`` sees no ties.
+    uniformly random permutation under the null and ``mannwhitneyu`` sees no ties. Its
+    law of U is used exactly up to 8 rows of either sample, through the normal
+    approximation (with continuity correction) above.
     """
     cur, ref = labels == 1, labels == 0
     midranks = stats.rankdata(scores)
@@ -634,5 +758,7 @@ def _auc_pvalue(
     order = np.lexsort((rng.random(scores.size), scores))
     ranks = np.empty(scores.size)
     ranks[order] = np.arange(1, scores.size + 1)
-    p = stats.mannwhitneyu(ranks[cur], ranks[ref], alternative="greater").pvalue
+    exact = min(cur.sum(), ref.sum()) <= _MANN_WHITNEY_EXACT_MAX_ROWS
+    p = stats.mannwhitneyu(ranks[cur], ranks[ref], alternative="greater",
+                           method="exact" if exact else "asymptotic").pvalue
     return auc, float(p)
