@@ -163,11 +163,11 @@ def test_real_flights_january_vs_july():
     assert not null.drifted
 
 
-def test_collinear_numeric_columns_localise_with_knn(rng):
+def test_collinear_numeric_columns_localise_with_the_ridge_model(rng):
     ref, cur = _frame(rng, 400), _frame(rng, 400, shift=0.5)
     ref["s"], cur["s"] = ref["u"] + ref["w"], cur["u"] + cur["w"]
     report = compare(ref, cur, multivariate="none", n_permutations=199)
-    assert report.localization.method == "knn"
+    assert report.localization.method == "ridge"
     assert report.column("w").drifted
 
 
@@ -217,3 +217,10 @@ def test_defaults_run_on_a_sparse_binary_table(rng):
     assert report.multivariate is not None and 0.0 < report.multivariate.pvalue <= 1.0
     with pytest.raises(ParameterError, match="bandwidth"):
         DriftDetector(bandwidth=0.0).fit(table(50))
+
+
+def test_localisation_runs_only_behind_a_drift_verdict(rng):
+    null = compare(_frame(rng, 300), _frame(rng, 300), seed=1)
+    assert not null.drifted and null.localization is None
+    shifted = compare(_frame(rng, 300), _frame(rng, 300, shift=1.0), seed=1)
+    assert shifted.drifted and shifted.localization is not None

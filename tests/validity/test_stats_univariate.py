@@ -74,7 +74,8 @@ NOMINAL = {
     "cvm": (_plain(uv.cvm_test), _normal_null, _normal_shift),
     "anderson": (_plain(uv.anderson_test), _normal_null, _normal_shift),
     "mannwhitney": (_plain(uv.mannwhitney_test), _normal_null, _normal_shift),
-    "epps_singleton": (_plain(uv.epps_singleton_test), _normal_null, _normal_shift),
+    # Permutation p-value at B = 199: its level is exactly 10 / 200 = 0.05.
+    "epps_singleton": (_perm(uv.epps_singleton_test), _normal_null, _normal_shift),
     "chi2": (_plain(uv.chi2_test), _categorical(PROBS_NULL), _categorical(PROBS_SHIFTED)),
     "g": (_plain(uv.g_test), _categorical(PROBS_NULL), _categorical(PROBS_SHIFTED)),
 }

@@ -7,14 +7,11 @@ Everything here is plain vectorised NumPy (no scipy, no numba) so that importing
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import math
 import operator
-from collections.abc import Iterator
 from statistics import NormalDist
-from typing import Any
 
 import numpy as np
 
@@ -446,22 +443,3 @@ def _softplus_loss(
     return float(np.sum(weights * softplus) - linear @ beta)
 
 
-@functools.cache
-def _blas_controller() -> Any:
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
-@contextlib.contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """Run the enclosed NumPy code with one BLAS thread.
-
-    The iterative solvers multiply a tall N-by-d matrix (small d) by vectors many times
-    in a row: such products gain nothing from threads, and on a shared machine every
-    call pays for waking the BLAS workers (measured: 40-80 ms instead of 6-9 ms for a
-    PPI++ logistic interval on 10,500 rows with the other core busy). threadpoolctl
-    ships with scikit-learn and is imported only on this path.
-    """
-    with _blas_controller().limit(limits=1, user_api="blas"):
-        yield

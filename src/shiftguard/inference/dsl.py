@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from shiftguard._threads import single_threaded_blas
 from shiftguard._validation import (
     as_float_array,
     as_indicator_array,
@@ -52,7 +53,6 @@ from shiftguard.inference._sandwich import (
     invert_symmetric,
     least_squares,
     logistic_solve,
-    single_threaded_blas,
     wald_interval,
 )
 

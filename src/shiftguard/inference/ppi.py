@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from shiftguard._threads import single_threaded_blas
 from shiftguard._validation import as_float_array, check_alpha, check_choice
 from shiftguard.errors import InputError, ParameterError
 from shiftguard.inference._sandwich import (
@@ -39,7 +40,6 @@ from shiftguard.inference._sandwich import (
     expit_and_slope,
     invert_symmetric,
     logistic_solve,
-    single_threaded_blas,
     solve_symmetric,
     wald_interval,
     z_quantile,

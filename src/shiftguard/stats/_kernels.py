@@ -244,3 +244,129 @@ def rank_statistics(
         tie_term[col] = ties
         cvm_u[col] = n1 * dev_ref + n2 * dev_cur
     return rank_sum, tie_term, cvm_u
+
+
+@nb.njit(cache=True)
+def partial_shuffles(offsets: np.ndarray, perm: np.ndarray) -> np.ndarray:
+    """Uniform random subsets of ``perm``'s entries, one per row of ``offsets``.
+
+    Row ``b`` runs the first ``k`` steps of a Fisher-Yates shuffle of ``perm`` (length N):
+    step ``i`` swaps positions ``i`` and ``i + offsets[b, i]``, so with ``offsets[b, i]``
+    uniform on ``0, ..., N - 1 - i`` (drawn by the caller's Generator) the ``k`` entries of
+    row ``b`` of the (rows, k) result are a uniform random subset. Each row costs O(k), not
+    O(N): its swaps are undone, so ``perm`` is left as it was found.
+    """
+    rows, k = offsets.shape
+    out = np.empty((rows, k), dtype=perm.dtype)
+    for b in range(rows):
+        for i in range(k):
+            j = i + offsets[b, i]
+            perm[i], perm[j] = perm[j], perm[i]
+            out[b, i] = perm[i]
+        for i in range(k - 1, -1, -1):
+            j = i + offsets[b, i]
+            perm[i], perm[j] = perm[j], perm[i]
+    return out
+
+
+@nb.njit(cache=True)
+def ecdf_gap_sums(
+    counts: np.ndarray, centre: np.ndarray, weights: np.ndarray, total: int, midpoint: int
+) -> np.ndarray:
+    """Weighted sums of squared ECDF gaps, one per row of per-value counts.
+
+    Row ``b`` of the (rows, K) integer array ``counts`` holds one sample's counts of the K
+    distinct pooled values in ascending order; with its cumulative counts ``A_v`` the result
+    is ``sum_v weights[v] * (total * (2 A_v - midpoint * counts[b, v]) - centre[v])^2``.
+    ``midpoint=0`` takes the ECDF at each value (Cramer-von Mises), ``midpoint=1`` halfway
+    through its jump (midrank Anderson-Darling). ``centre`` is an integer array, so each gap
+    is exact in int64 before it is squared in float64.
+    """
+    rows, n_values = counts.shape
+    out = np.empty(rows)
+    for b in range(rows):
+        cumulative = 0
+        acc = 0.0
+        for v in range(n_values):
+            a = counts[b, v]
+            cumulative += a
+            gap = float(total * (2 * cumulative - midpoint * a) - centre[v])
+            acc += weights[v] * gap * gap
+        out[b] = acc
+    return out
+
+
+@nb.njit(cache=True)
+def ecdf_gap_prefix_sums(centre: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Prefix sums of ``weights * centre**p`` (p = 0, 1, 2) for :func:`ecdf_gap_sums_sparse`.
+
+    Row ``v`` of the (K + 1, 6) result holds the three sums over the first ``v`` values,
+    each as an unevaluated sum ``hi + lo`` (columns ``p`` and ``3 + p``; compensated
+    summation, TwoSum), so that the sum over any range of values, a difference of two
+    prefix sums, keeps its own relative accuracy instead of inheriting the rounding of the
+    whole prefix. The six numbers of a value sit together because the sparse sums read the
+    rows in increasing but irregular order.
+    """
+    n_values = weights.size
+    sums = np.zeros((n_values + 1, 6))
+    for v in range(n_values):
+        c = float(centre[v])
+        terms = (weights[v], weights[v] * c, weights[v] * c * c)
+        for p in range(3):
+            hi = sums[v, p]
+            s = hi + terms[p]
+            z = s - hi
+            sums[v + 1, p] = s
+            sums[v + 1, 3 + p] = sums[v, 3 + p] + ((hi - (s - z)) + (terms[p] - z))
+    return sums
+
+
+@nb.njit(cache=True)
+def ecdf_gap_sums_sparse(
+    received: np.ndarray,
+    centre: np.ndarray,
+    weights: np.ndarray,
+    total: int,
+    midpoint: int,
+    prefix: np.ndarray,
+) -> np.ndarray:
+    """:func:`ecdf_gap_sums` of the counts of each row of value indices, in O(k log k).
+
+    Row ``b`` of the (rows, k) array ``received`` lists the values (indices into the K
+    distinct values) of one sample of size k. Between two consecutive values it holds, its
+    cumulative count ``A`` is constant, so those values contribute
+    ``sum w (2 N A - c)^2 = x^2 W0 - 2 x W1 + W2`` with ``x = 2 N A`` and ``Wp`` the sum of
+    ``w c^p`` over them, read from the ``prefix`` sums of :func:`ecdf_gap_prefix_sums`.
+    Relative to the exact sums the result is off by about ``k * 2^-53`` (the expansion
+    cancels about a factor k), which the callers' tolerance absorbs.
+    """
+    rows, size = received.shape
+    n_values = weights.size
+    out = np.empty(rows)
+    for b in range(rows):
+        values = np.sort(received[b])
+        acc = 0.0
+        cumulative = 0
+        start = 0  # first value not yet accounted for
+        i = 0
+        while i <= size:
+            stop = values[i] if i < size else n_values
+            if stop > start:
+                x = 2.0 * total * cumulative
+                w0 = (prefix[stop, 0] - prefix[start, 0]) + (prefix[stop, 3] - prefix[start, 3])
+                w1 = (prefix[stop, 1] - prefix[start, 1]) + (prefix[stop, 4] - prefix[start, 4])
+                w2 = (prefix[stop, 2] - prefix[start, 2]) + (prefix[stop, 5] - prefix[start, 5])
+                acc += x * x * w0 - 2.0 * x * w1 + w2
+            if i == size:
+                break
+            j = i
+            while j < size and values[j] == stop:
+                j += 1
+            count = j - i
+            cumulative += count
+            gap = float(total * (2 * cumulative - midpoint * count) - centre[stop])
+            acc += weights[stop] * gap * gap
+            start = stop + 1
+            i = j
+        out[b] = acc
+    return out

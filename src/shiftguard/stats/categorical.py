@@ -23,7 +23,7 @@ from shiftguard._validation import (
 )
 from shiftguard.errors import InputError
 from shiftguard.stats.ks import ALTERNATIVES
-from shiftguard.stats.montecarlo import sequential_pvalue
+from shiftguard.stats.montecarlo import count_permutation_test, smaller_sample
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,42 +135,23 @@ def _contingency_result(
         pvalue = float(chi2.sf(statistic, pooled.size - 1))
         return CategoricalTestResult(name, statistic, pvalue, effect, unseen_categories=unseen)
     n_permutations = min(n_permutations, max(999, _MAX_PERMUTATION_WORK // pooled.size))
-    rng = as_rng(seed)
+    # Relabel the smaller sample: the statistic of its counts ``a`` is that of the table
+    # whose current row is ``a`` (current is smaller) or ``pooled - a`` (reference is).
+    counts, _ = smaller_sample(table[1].astype(np.int64), pooled.astype(np.int64))
+    flip = n_cur > n_ref
 
-    def draw(size: int) -> np.ndarray:
-        return _permuted_statistics(name, pooled, n_ref, n_cur, size, rng)
+    def of_counts(block: np.ndarray) -> np.ndarray:
+        return _statistic(name, pooled - block if flip else block, pooled, n_ref, n_cur)
 
-    pvalue, n_drawn = sequential_pvalue(statistic, draw, n_permutations)
-    return CategoricalTestResult(name, statistic, pvalue, effect, n_drawn,
+    def of_values(received: np.ndarray) -> np.ndarray:
+        rows, k = received.shape[0], pooled.size
+        flat = (received + k * np.arange(rows)[:, None]).ravel()
+        return of_counts(np.bincount(flat, minlength=rows * k).reshape(rows, k))
+
+    _, pvalue, drawn = count_permutation_test(counts, pooled.astype(np.int64), of_counts,
+                                              of_values, n_permutations, as_rng(seed))
+    return CategoricalTestResult(name, statistic, pvalue, effect, drawn,
                                  unseen_categories=unseen)
-
-
-def _permuted_statistics(name: str, pooled: np.ndarray, n_ref: float, n_cur: float,
-                         n_permutations: int, rng: np.random.Generator) -> np.ndarray:
-    """Statistics of ``n_permutations`` random relabellings of the rows between samples.
-
-    Relabelling the pooled rows at random makes the smaller sample's row of the table a
-    multivariate hypergeometric draw from the pooled category counts. Few categories: drawn
-    as counts directly (NumPy, cost per draw ~ categories); many categories: by a partial
-    shuffle of the pooled rows' codes (cost per draw ~ the smaller sample's rows).
-    """
-    n_small = int(min(n_ref, n_cur))
-    colors = pooled.astype(np.int64)
-    out = np.empty(n_permutations)
-    block = max(1, 4_000_000 // max(colors.size, n_small))
-    for start in range(0, n_permutations, block):
-        size = min(block, n_permutations - start)
-        if colors.size * 4 <= n_small:
-            draws = rng.multivariate_hypergeometric(colors, n_small, size=size,
-                                                    method="marginals").astype(np.float64)
-        else:
-            from shiftguard.stats._categorical_kernels import permuted_counts
-
-            codes = np.repeat(np.arange(colors.size), colors)
-            draws = permuted_counts(codes, n_small, colors.size, rng.random((size, n_small)))
-        cur = draws if n_cur <= n_ref else pooled - draws
-        out[start:start + size] = _statistic(name, cur, pooled, n_ref, n_cur)
-    return out
 
 
 def chi2_test(
