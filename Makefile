@@ -31,9 +31,12 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not found (not root): the browser test will be skipped"; fi; }
 
+# Two test workers on two cores, one BLAS/OpenMP/numba thread each: more threads only wait
+# for each other (the simulations of tests/validity ran 2.3x slower with the defaults).
 test: install-dev browser
 	$(BIN)/python -m ruff check src tests bench examples
-	$(BIN)/python -m pytest -n 2 tests
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 \
+		$(BIN)/python -m pytest -n 2 tests
 
 lint: install-dev
 	$(BIN)/python -m ruff check src tests bench examples
