@@ -71,6 +71,13 @@ class Column:
         Labels of a categorical column (empty for the other kinds).
     n_missing
         Number of missing values.
+    inferred
+        How the kind was decided, in a few words for the report (``"user"`` when set
+        through ``kinds=``).
+    n_non_numeric, non_numeric_tokens
+        Numeric columns read from strings: values that are neither numbers nor missing
+        tokens (they are NaN in ``values`` but not counted in ``n_missing``), and the
+        distinct such tokens, most frequent first (at most 20).
     """
 
     name: str
@@ -78,6 +85,9 @@ class Column:
     values: np.ndarray
     categories: tuple[str, ...]
     n_missing: int
+    inferred: str = ""
+    n_non_numeric: int = 0
+    non_numeric_tokens: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return int(self.values.shape[0])

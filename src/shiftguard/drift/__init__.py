@@ -10,8 +10,10 @@
 from shiftguard.drift.detector import (
     ColumnDrift,
     ColumnProfile,
+    ColumnSummary,
     DriftDetector,
     DriftReport,
+    ExcludedColumn,
     MultivariateDrift,
     compare,
 )
@@ -19,6 +21,8 @@ from shiftguard.drift.detector import (
 __all__ = [
     "ColumnDrift",
     "ColumnProfile",
+    "ColumnSummary",
+    "ExcludedColumn",
     "DriftDetector",
     "DriftReport",
     "MultivariateDrift",

@@ -95,14 +95,40 @@ _MAX_PLOTTED_CATEGORIES = 20
 
 
 @dataclasses.dataclass(frozen=True)
+class ColumnSummary(ResultMixin):
+    """Plain summary statistics of one column in one sample (``None`` where they do not
+    apply: no mean for categories, say).
+
+    ``count`` observed values, ``missing_share`` of all rows, ``distinct`` observed values;
+    ``mean``, ``std`` (ddof=0), ``min`` and ``max`` of numeric and datetime columns
+    (datetimes in seconds since the epoch).
+    """
+
+    count: int
+    missing_share: float
+    distinct: int
+    mean: float | None = None
+    std: float | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class ColumnProfile(ResultMixin):
     """What the report plots for one column: small summaries, not the data.
 
-    Numeric columns carry histogram bin edges with each sample's share of observed values
-    per bin, and both samples' quantiles at levels 0, 0.01, ..., 1 (for ECDF plots).
-    Categorical columns carry the most frequent categories with each sample's share.
+    Every column carries both samples' :class:`ColumnSummary`. Numeric and datetime
+    columns (``datetime`` true: values are seconds since the epoch, to be shown as dates)
+    carry histogram bin edges with each sample's share of observed values per bin, and both
+    samples' quantiles at levels 0, 0.01, ..., 1 (for ECDF plots). Categorical columns carry
+    the most frequent categories with each sample's share. Text columns carry a
+    :class:`~shiftguard.drift.text.TextProfile` in ``text``.
     """
 
+    reference_summary: ColumnSummary | None = None
+    current_summary: ColumnSummary | None = None
+    datetime: bool = False
+    text: Any = None
     bin_edges: tuple[float, ...] = ()
     reference_hist: tuple[float, ...] = ()
     current_hist: tuple[float, ...] = ()
@@ -164,6 +190,12 @@ class ColumnDrift(ResultMixin):
         With ``min_effect``: whether either relevance test is significant; else ``None``.
     notes
         Why a column was not (fully) tested, in plain words.
+    inferred
+        How the column's kind was decided (e.g. "ISO-8601 strings"), for the report.
+    non_numeric_reference, non_numeric_current, non_numeric_pvalue, non_numeric_pvalue_adjusted
+        Numeric columns read from strings: how many values in each sample were neither a
+        number nor missing (tokens such as "unknown"), and Fisher's exact test of equal
+        rates of such values (``None`` when neither sample has any).
     """
 
     name: str
@@ -192,6 +224,25 @@ class ColumnDrift(ResultMixin):
     missing_relevance_pvalue_adjusted: float | None = None
     relevant: bool | None = None
     notes: tuple[str, ...] = ()
+    inferred: str = ""
+    non_numeric_reference: int = 0
+    non_numeric_current: int = 0
+    non_numeric_pvalue: float | None = None
+    non_numeric_pvalue_adjusted: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ExcludedColumn(ResultMixin):
+    """A column left out of the tests, and why.
+
+    ``kind`` is its inferred kind, ``reason`` a plain sentence; for identifier-like columns
+    ``new_share`` is the share of current values never seen in the reference.
+    """
+
+    name: str
+    kind: str
+    reason: str
+    new_share: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,6 +283,10 @@ class DriftReport(ResultMixin):
         Rows in each table.
     min_effect
         The relevance tolerance, or ``None`` (significance only).
+    excluded
+        Columns left out of the tests (identifier-like ones, say), with the reason.
+    notes
+        Report-level remarks in plain words (a step skipped, and why).
     """
 
     drifted: bool
@@ -243,6 +298,8 @@ class DriftReport(ResultMixin):
     n_reference: int
     n_current: int
     min_effect: float | None = None
+    excluded: tuple[ExcludedColumn, ...] = ()
+    notes: tuple[str, ...] = ()
     schema_version: str = "2"
 
     @property
