@@ -36,7 +36,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "linear_mmd_test", "energy_test", "classifier_test",
     ),
     "shiftguard.drift.blackbox": ("bbsd_test", "predicted_label_test"),
-    "shiftguard.drift.text": ("text_drift_test",),
+    "shiftguard.drift.text": ("text_drift_test", "text_profile", "TextProfile"),
     "shiftguard.drift.localize": ("localize_shift", "LocalizationResult"),
     "shiftguard.report": ("render_html", "write_html"),
     "shiftguard.stream": (

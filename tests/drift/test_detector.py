@@ -124,8 +124,6 @@ def test_bad_input_and_parameters(rng):
         compare(ref, ref.assign(extra=1.0))
     with pytest.raises(InputError, match="'u': cannot be read as numeric in current"):
         compare(ref, ref.assign(u="text"))
-    with pytest.raises(InputError, match="'k': is constant in the reference"):
-        compare(ref.assign(k=1.0), ref.assign(k=2.0))
     with pytest.raises(InputError, match="'u': holds 1 infinite value\\(s\\) in current"):
         compare(ref, ref.assign(u=np.r_[np.inf, ref["u"].to_numpy()[1:]]))
     with pytest.raises(ParameterError, match="does not apply to categorical column 'c'"):
@@ -224,3 +222,83 @@ def test_localisation_runs_only_behind_a_drift_verdict(rng):
     assert not null.drifted and null.localization is None
     shifted = compare(_frame(rng, 300), _frame(rng, 300, shift=1.0), seed=1)
     assert shifted.drifted and shifted.localization is not None
+
+
+def test_constant_or_empty_columns_are_reported_not_refused(rng):
+    ref = _frame(rng, 300)
+    # constant in the reference, varying now: the strongest drift there is
+    report = compare(ref.assign(k=1.0), ref.assign(k=rng.normal(size=300)), seed=0)
+    k = report.column("k")
+    assert k.drifted and k.pvalue < 1e-10 and "constant in the reference" in k.notes[0]
+    # the same constant on both sides: nothing changed
+    same = compare(ref.assign(k=1.0), ref.assign(k=1.0), multivariate="none")
+    assert not same.column("k").drifted
+    # every value missing in current: reported through the missing-value rate
+    gone = compare(ref, ref.assign(u=np.nan), multivariate="none", localize=False)
+    u = gone.column("u")
+    assert u.drifted and u.test == "none" and np.isnan(u.pvalue)
+    assert u.missing_pvalue_adjusted < 1e-10 and "no observed value in current" in u.notes[0]
+    assert next(c for c in gone.to_dict()["columns"] if c["name"] == "u")["pvalue"] is None
+
+
+def test_a_numeric_column_with_a_few_tokens_is_tested_as_numbers_and_token_rate(rng):
+    # 1% "unknown" strings beside a 1-SD shift: numeric, its shift found, its tokens counted
+    def column(n, shift, token_share):
+        values = (rng.normal(shift, 1, n)).round(3).astype(object)
+        values[rng.random(n) < token_share] = "unknown"
+        return values.astype(str)
+
+    ref = {"x": column(2000, 0.0, 0.01), "k": rng.choice(list("ab"), 2000)}
+    report = compare(ref, {"x": column(2000, 1.0, 0.01), "k": rng.choice(list("ab"), 2000)})
+    x = report.column("x")
+    assert x.kind == "numeric" and x.drifted and x.pvalue < 1e-20
+    assert 0 < x.non_numeric_reference < 60 and x.non_numeric_pvalue is not None
+    # the token rate alone moves: flagged through its own test
+    tokens = compare(ref, {"x": column(2000, 0.0, 0.2), "k": rng.choice(list("ab"), 2000)},
+                     multivariate="none")
+    t = tokens.column("x")
+    assert t.drifted and t.non_numeric_pvalue_adjusted < 1e-10 and t.pvalue_adjusted > 0.01
+
+
+def test_identifier_columns_are_excluded_with_the_share_of_new_values(rng):
+    ids = np.array([f"ID-{i:06d}" for i in range(4000)])
+    ref = {"id": ids[:2000], "x": rng.normal(size=2000)}
+    cur = {"id": np.r_[ids[1000:1500], ids[2000:3500]], "x": rng.normal(size=2000)}
+    report = compare(ref, cur)
+    assert report.column.__self__.columns[0].name == "x" and len(report.columns) == 1
+    (excluded,) = report.excluded
+    assert excluded.name == "id" and excluded.kind == "identifier"
+    assert excluded.new_share == pytest.approx(0.75)
+    only_ids = compare({"id": ids[:2000]}, {"id": ids[2000:]})
+    assert not only_ids.drifted and only_ids.columns == ()
+    assert "no column could be tested" in only_ids.notes[0]
+
+
+def test_high_cardinality_categories_keep_their_power(rng):
+    # 400 names, each rare: a pooled single cell would say nothing; the test sees the shift
+    names = np.array([f"name{i}" for i in range(400)])
+    p = np.full(400, 1 / 400)
+    q = p.copy()
+    q[:100] *= 2.0
+    q /= q.sum()
+    ref, cur = rng.choice(names, 3000, p=p), rng.choice(names, 3000, p=q)
+    report = compare({"name": ref}, {"name": cur})
+    assert report.column("name").kind == "categorical" and report.column("name").drifted
+    assert not compare({"name": ref}, {"name": rng.choice(names, 3000, p=p)}).drifted
+
+
+def test_huge_floats_are_binned_without_overflow(rng):
+    big = np.r_[-1e308, 1e308, rng.uniform(-1.0, 1.0, 200) * 1e308]
+    report = compare({"x": big}, {"x": big[::-1]}, multivariate="none")
+    edges = report.column("x").profile.bin_edges
+    assert np.isfinite(edges).all() and edges[0] < edges[-1]
+
+
+def test_the_conditional_step_is_skipped_with_a_note_never_fatal(rng):
+    ref = _frame(rng, 300)
+    cur = _frame(rng, 300)
+    cur["u"] += 1.0
+    ref.loc[2:, "w"] = np.nan  # two complete reference rows: too few to localise
+    report = compare(ref, cur, seed=0)
+    assert report.drifted and report.localization is None
+    assert any("localisation skipped" in note for note in report.notes)

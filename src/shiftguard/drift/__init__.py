@@ -7,15 +7,14 @@
 - :mod:`~shiftguard.drift.blackbox`: shift detection on a model's outputs (BBSD).
 """
 
-from shiftguard.drift.detector import (
+from shiftguard.drift.detector import DriftDetector, compare
+from shiftguard.drift.results import (
     ColumnDrift,
     ColumnProfile,
     ColumnSummary,
-    DriftDetector,
     DriftReport,
     ExcludedColumn,
     MultivariateDrift,
-    compare,
 )
 
 __all__ = [

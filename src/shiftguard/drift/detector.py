@@ -48,7 +48,6 @@ from typing import Any
 
 import numpy as np
 
-from shiftguard._result import ResultMixin
 from shiftguard._validation import (
     as_rng,
     check_alpha,
@@ -56,275 +55,45 @@ from shiftguard._validation import (
     check_positive_int,
     check_positive_number,
 )
-from shiftguard.errors import InputError, NotFittedError, ParameterError
+from shiftguard.drift import column_tests, profiles
+from shiftguard.drift.design import DesignSpec, stack_columns
+from shiftguard.drift.results import (
+    ColumnDrift,
+    ColumnProfile,
+    ColumnSummary,
+    DriftReport,
+    ExcludedColumn,
+    MultivariateDrift,
+)
+from shiftguard.errors import NotFittedError, ParameterError, ShiftguardError
 from shiftguard.io import Column, Table, check_schema, read_table
 from shiftguard.stats import (
-    anderson,
-    categorical,
-    cvm,
-    distances,
-    epps_singleton,
     ks,
-    ranks,
     relevance,
 )
-from shiftguard.stats.categorical import MIN_EXPECTED_COUNT
 from shiftguard.stats.multiple import adjust_pvalues
 from shiftguard.stats.relevance import RelevanceResult
 
-NUMERIC_TESTS = {
-    "ks": ks.ks_test,
-    "cvm": cvm.cvm_test,
-    "anderson": anderson.anderson_test,
-    "mannwhitney": ranks.mannwhitney_test,
-    "epps_singleton": epps_singleton.epps_singleton_test,
-    "wasserstein": distances.wasserstein_test,
-    "psi": distances.psi_test,
-    "js": distances.js_test,
-    "hellinger": distances.hellinger_test,
-}
-CATEGORICAL_TESTS = ("chi2", "g", "fisher", "psi", "js", "hellinger")
-TEXT_TESTS = ("mmd", "depth")
 MULTIVARIATE_METHODS = ("auto", "mmd", "energy", "classifier", "none")
 CORRECTIONS = ("bonferroni", "holm", "hochberg", "bh", "by")
 
-_N_QUANTILES = 101
 _N_EFFECT_LEVELS = 1000
-_N_BINS = 30
-_MAX_PLOTTED_CATEGORIES = 20
-
-
-@dataclasses.dataclass(frozen=True)
-class ColumnSummary(ResultMixin):
-    """Plain summary statistics of one column in one sample (``None`` where they do not
-    apply: no mean for categories, say).
-
-    ``count`` observed values, ``missing_share`` of all rows, ``distinct`` observed values;
-    ``mean``, ``std`` (ddof=0), ``min`` and ``max`` of numeric and datetime columns
-    (datetimes in seconds since the epoch).
-    """
-
-    count: int
-    missing_share: float
-    distinct: int
-    mean: float | None = None
-    std: float | None = None
-    min: float | None = None
-    max: float | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class ColumnProfile(ResultMixin):
-    """What the report plots for one column: small summaries, not the data.
-
-    Every column carries both samples' :class:`ColumnSummary`. Numeric and datetime
-    columns (``datetime`` true: values are seconds since the epoch, to be shown as dates)
-    carry histogram bin edges with each sample's share of observed values per bin, and both
-    samples' quantiles at levels 0, 0.01, ..., 1 (for ECDF plots). Categorical columns carry
-    the most frequent categories with each sample's share. Text columns carry a
-    :class:`~shiftguard.drift.text.TextProfile` in ``text``.
-    """
-
-    reference_summary: ColumnSummary | None = None
-    current_summary: ColumnSummary | None = None
-    datetime: bool = False
-    text: Any = None
-    bin_edges: tuple[float, ...] = ()
-    reference_hist: tuple[float, ...] = ()
-    current_hist: tuple[float, ...] = ()
-    reference_quantiles: tuple[float, ...] = ()
-    current_quantiles: tuple[float, ...] = ()
-    categories: tuple[str, ...] = ()
-    reference_share: tuple[float, ...] = ()
-    current_share: tuple[float, ...] = ()
-
-
-@dataclasses.dataclass(frozen=True)
-class ColumnDrift(ResultMixin):
-    """Drift verdict for one column.
-
-    Attributes
-    ----------
-    name, kind
-        Column name and kind (``numeric``, ``categorical``, ``text``).
-    test
-        The two-sample test that ran.
-    statistic, pvalue
-        Its statistic and raw p-value.
-    pvalue_adjusted
-        The p-value adjusted for multiple testing across the whole report.
-    effect_size, effect_size_name
-        Size of the change: for numeric columns the Wasserstein-1 distance between the
-        quantile functions (1,000 levels) in reference standard deviations; for categorical
-        columns the total-variation distance between category shares; ``None`` for text.
-    drifted
-        The column's verdict. Without ``min_effect``: the change is *detected* (the
-        distribution test or the missing-rate test is significant after adjustment). With
-        ``min_effect``: the change is *relevant* (a relevance test is significant after
-        adjustment: the column moved by more than ``min_effect``).
-    n_reference, n_current
-        Observed (non-missing) values in each sample.
-    missing_reference, missing_current
-        Missing values in each sample.
-    missing_pvalue, missing_pvalue_adjusted
-        Fisher's exact test of equal missing rates (``None`` when neither sample has any).
-    unseen_categories
-        Categories present in current but never seen in the reference.
-    profile
-        Summaries for plotting.
-    detected
-        Whether the distribution or missing-rate test is significant after adjustment.
-    distance, distance_name, distance_ci
-        The distance the relevance test is about, on one 0-1 scale for every kind: the
-        Kolmogorov-Smirnov distance (``ks_distance``) for numeric columns, the total
-        variation distance (``total_variation``) for categorical ones; and a ``1 - alpha``
-        confidence interval for it (finite-sample, see :mod:`shiftguard.stats.relevance`).
-        ``None`` for text columns.
-    relevance_pvalue, relevance_pvalue_adjusted
-        With ``min_effect``: p-value of H0 "distance <= min_effect", raw and adjusted
-        over the report's relevance tests.
-    missing_relevance_pvalue_adjusted
-        With ``min_effect``: adjusted p-value of H0 "the missing-value rates differ by at
-        most min_effect" (``None`` when nothing is missing).
-    relevant
-        With ``min_effect``: whether either relevance test is significant; else ``None``.
-    notes
-        Why a column was not (fully) tested, in plain words.
-    inferred
-        How the column's kind was decided (e.g. "ISO-8601 strings"), for the report.
-    non_numeric_reference, non_numeric_current, non_numeric_pvalue, non_numeric_pvalue_adjusted
-        Numeric columns read from strings: how many values in each sample were neither a
-        number nor missing (tokens such as "unknown"), and Fisher's exact test of equal
-        rates of such values (``None`` when neither sample has any).
-    """
-
-    name: str
-    kind: str
-    test: str
-    statistic: float
-    pvalue: float
-    pvalue_adjusted: float
-    effect_size: float | None
-    effect_size_name: str
-    drifted: bool
-    n_reference: int
-    n_current: int
-    missing_reference: int
-    missing_current: int
-    missing_pvalue: float | None
-    missing_pvalue_adjusted: float | None
-    unseen_categories: tuple[str, ...]
-    profile: ColumnProfile
-    detected: bool = False
-    distance: float | None = None
-    distance_name: str = ""
-    distance_ci: tuple[float, float] | None = None
-    relevance_pvalue: float | None = None
-    relevance_pvalue_adjusted: float | None = None
-    missing_relevance_pvalue_adjusted: float | None = None
-    relevant: bool | None = None
-    notes: tuple[str, ...] = ()
-    inferred: str = ""
-    non_numeric_reference: int = 0
-    non_numeric_current: int = 0
-    non_numeric_pvalue: float | None = None
-    non_numeric_pvalue_adjusted: float | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class ExcludedColumn(ResultMixin):
-    """A column left out of the tests, and why.
-
-    ``kind`` is its inferred kind, ``reason`` a plain sentence; for identifier-like columns
-    ``new_share`` is the share of current values never seen in the reference.
-    """
-
-    name: str
-    kind: str
-    reason: str
-    new_share: float | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class MultivariateDrift(ResultMixin):
-    """Joint test on all numeric and categorical columns (standardised, one-hot)."""
-
-    method: str
-    statistic: float
-    pvalue: float
-    pvalue_adjusted: float
-    drifted: bool
-    n_reference: int
-    n_current: int
-    n_features: int
-
-
-@dataclasses.dataclass(frozen=True)
-class DriftReport(ResultMixin):
-    """Everything :func:`compare` found; ``to_dict()`` gives the JSON schema of the CLI.
-
-    Attributes
-    ----------
-    drifted
-        Without ``min_effect``: true when any column or the multivariate test is
-        significant after correction. With ``min_effect``: true when some column changed
-        by more than ``min_effect`` (relevance tests only; the multivariate test is
-        reported but has no distance to compare with ``min_effect``).
-    columns
-        One :class:`ColumnDrift` per compared column, in input order.
-    multivariate
-        The joint test, or ``None`` when disabled or no column qualifies.
-    localization
-        Which numeric features' conditional distributions shifted (ranked); ``None`` when
-        disabled, with fewer than two numeric columns, or when nothing drifted.
-    alpha, correction
-        Level and multiple-testing correction of the whole family of tests.
-    n_reference, n_current
-        Rows in each table.
-    min_effect
-        The relevance tolerance, or ``None`` (significance only).
-    excluded
-        Columns left out of the tests (identifier-like ones, say), with the reason.
-    notes
-        Report-level remarks in plain words (a step skipped, and why).
-    """
-
-    drifted: bool
-    columns: tuple[ColumnDrift, ...]
-    multivariate: MultivariateDrift | None
-    localization: Any
-    alpha: float
-    correction: str
-    n_reference: int
-    n_current: int
-    min_effect: float | None = None
-    excluded: tuple[ExcludedColumn, ...] = ()
-    notes: tuple[str, ...] = ()
-    schema_version: str = "2"
-
-    @property
-    def drifted_columns(self) -> tuple[str, ...]:
-        """Names of the columns flagged as drifted."""
-        return tuple(c.name for c in self.columns if c.drifted)
-
-    def column(self, name: str) -> ColumnDrift:
-        """The result for column ``name``."""
-        for c in self.columns:
-            if c.name == name:
-                return c
-        raise KeyError(name)
 
 
 @dataclasses.dataclass(frozen=True)
 class _RawTest:
+    """One column's distribution test before the multiplicity correction (``pvalue`` is
+    ``None`` when the column could not be tested; ``notes`` say why)."""
+
     test: str
     statistic: float
-    pvalue: float
+    pvalue: float | None
     effect_size: float | None
     effect_size_name: str
     unseen: tuple[str, ...]
     profile: ColumnProfile
     relevance: RelevanceResult | None = None
+    notes: tuple[str, ...] = ()
 
 
 class DriftDetector:
@@ -431,24 +200,23 @@ class DriftDetector:
             label="reference",
         )
         self._test_of_ = self._assign_tests(table)
-        for col in table.columns:
-            if col.kind == "categorical":
-                _check_not_constant(col.name, col.observed(), col.categories)
         self.reference_ = table
-        numeric = [c for c in table.columns if c.kind == "numeric"]
-        self.numeric_names_ = tuple(c.name for c in numeric)
-        if numeric:
+        self.excluded_names_ = tuple(c.name for c in table.columns if c.kind == "identifier")
+        # A column with no observed reference value has only a guessed kind: its current
+        # values are read as they come, and only its missing-value rate is tested.
+        self.empty_names_ = tuple(c.name for c in table.columns if len(c) == c.n_missing)
+        ordered = [c for c in table.columns
+                   if c.kind in ("numeric", "datetime") and c.name not in self.empty_names_]
+        self.numeric_names_ = tuple(c.name for c in ordered)
+        if ordered:
             self.numeric_sorted_ = ks.presort(_matrix(table, self.numeric_names_))
             sorted_cols = self.numeric_sorted_
-            for j, name in enumerate(self.numeric_names_):
-                k = sorted_cols.n_valid[j]
-                _check_not_constant(name, sorted_cols.values[[0, k - 1], j], ())
             # Columns of the Fortran-ordered sorted copy are contiguous: no table-size temporary.
             observed = [sorted_cols.values[:k, j] for j, k in enumerate(sorted_cols.n_valid)]
-            self.numeric_mean_ = np.array([v.mean() for v in observed])
-            self.numeric_std_ = np.array([v.std() for v in observed])
-        self.design_ = _DesignSpec.from_reference(table, self)
-        if self.multivariate != "none":
+            moments = np.array([profiles.mean_std(v) for v in observed]).reshape(-1, 2)
+            self.numeric_mean_, self.numeric_std_ = moments[:, 0], moments[:, 1]
+        self.design_ = DesignSpec.from_reference(table, self)
+        if self.multivariate != "none" and self.design_.n_features:
             self.reference_design_ = self.design_.sample(table, self._rng(0))
         return self
 
@@ -464,37 +232,42 @@ class DriftDetector:
             keep = [n for n in self.columns if n in raw.names]
         raw = read_table(raw, columns=keep, label="current")
         check_schema(ref, raw, check_kinds=False)
-        cur = read_table(raw, kinds=ref.kinds, columns=ref.names, label="current")
-        raw_tests = self._column_tests(cur)
-        missing_p = [_missing_rate_pvalue(ref[n], cur[n]) for n in ref.names]
+        kinds = {n: k for n, k in ref.kinds.items() if n not in self.empty_names_}
+        cur = read_table(raw, kinds=kinds, columns=ref.names, label="current")
+        names = [n for n in ref.names if n not in self.excluded_names_]
+        raw_tests = self._column_tests(cur, names)
+        family = _Family()
+        for name, t in zip(names, raw_tests, strict=True):
+            family.add((name, "distribution"), t.pvalue)
+            family.add((name, "missing"), column_tests.missing_rate_pvalue(ref[name], cur[name]))
+            family.add((name, "non_numeric"), column_tests.non_numeric_pvalue(ref[name], cur[name]))
         multi = self._multivariate(cur)
-
-        family = [t.pvalue for t in raw_tests] + [p for p in missing_p if p is not None]
         if multi is not None:
-            family.append(multi.pvalue)
-        adjusted = adjust_pvalues(np.asarray(family), method=self.correction)
-        n_cols = len(raw_tests)
-        adj_col = adjusted[:n_cols]
-        adj_missing = iter(adjusted[n_cols:n_cols + sum(p is not None for p in missing_p)])
-
-        relevant = self._relevance_verdicts(ref, cur, raw_tests)
+            family.add(("", "multivariate"), multi.pvalue)
+        adjusted = family.adjusted(self.correction)
+        relevant = self._relevance_verdicts(ref, cur, names, raw_tests)
         results = []
-        for name, t, p_adj, p_miss, rel in zip(ref.names, raw_tests, adj_col, missing_p, relevant,
-                                               strict=True):
-            p_miss_adj = float(next(adj_missing)) if p_miss is not None else None
-            detected = bool(p_adj <= self.alpha) or (
-                p_miss_adj is not None and p_miss_adj <= self.alpha
-            )
-            notes = () if t.relevance is not None or self.min_effect is None else (
-                "no relevance test for text columns: min_effect does not apply",)
+        for name, t, rel in zip(names, raw_tests, relevant, strict=True):
+            p_adj = adjusted.get((name, "distribution"), math.nan)
+            p_miss = family.pvalues.get((name, "missing"))
+            p_miss_adj = adjusted.get((name, "missing"))
+            p_tok = family.pvalues.get((name, "non_numeric"))
+            p_tok_adj = adjusted.get((name, "non_numeric"))
+            detected = any(p is not None and p <= self.alpha
+                           for p in (adjusted.get((name, "distribution")), p_miss_adj, p_tok_adj))
+            notes = t.notes
+            if t.relevance is None and self.min_effect is not None:
+                notes += ("no relevance test for this column: min_effect does not apply",)
+            r, c = ref[name], cur[name]
             results.append(ColumnDrift(
-                name=name, kind=ref[name].kind, test=t.test, statistic=t.statistic,
-                pvalue=t.pvalue, pvalue_adjusted=float(p_adj), effect_size=t.effect_size,
+                name=name, kind=r.kind, test=t.test, statistic=t.statistic,
+                pvalue=t.pvalue if t.pvalue is not None else math.nan,
+                pvalue_adjusted=p_adj, effect_size=t.effect_size,
                 effect_size_name=t.effect_size_name,
                 drifted=detected if self.min_effect is None else bool(rel["relevant"]),
-                n_reference=len(ref[name]) - ref[name].n_missing,
-                n_current=len(cur[name]) - cur[name].n_missing,
-                missing_reference=ref[name].n_missing, missing_current=cur[name].n_missing,
+                n_reference=len(r) - r.n_missing - r.n_non_numeric,
+                n_current=len(c) - c.n_missing - c.n_non_numeric,
+                missing_reference=r.n_missing, missing_current=c.n_missing,
                 missing_pvalue=p_miss, missing_pvalue_adjusted=p_miss_adj,
                 unseen_categories=t.unseen, profile=t.profile, detected=detected,
                 distance=None if t.relevance is None else t.relevance.statistic,
@@ -503,26 +276,36 @@ class DriftDetector:
                 distance_ci=None if t.relevance is None else (t.relevance.ci_low,
                                                               t.relevance.ci_high),
                 notes=notes, **{k: v for k, v in rel.items() if k != "relevant"},
-                relevant=rel["relevant"],
+                relevant=rel["relevant"], inferred=r.inferred,
+                non_numeric_reference=r.n_non_numeric, non_numeric_current=c.n_non_numeric,
+                non_numeric_pvalue=p_tok, non_numeric_pvalue_adjusted=p_tok_adj,
             ))
         if multi is not None:
-            multi = dataclasses.replace(
-                multi, pvalue_adjusted=float(adjusted[-1]), drifted=bool(adjusted[-1] <= self.alpha)
-            )
+            p_multi = adjusted[("", "multivariate")]
+            multi = dataclasses.replace(multi, pvalue_adjusted=p_multi,
+                                        drifted=bool(p_multi <= self.alpha))
         multi_counts = self.min_effect is None and bool(multi and multi.drifted)
         drifted = any(c.drifted for c in results) or multi_counts
+        notes = list(self.design_.notes)
+        if not names:
+            notes.append("no column could be tested: every column is identifier-like")
         # Serial gatekeeping: features are localised only once the report found drift, so
         # the localisation's flags share the report's familywise error bound and never
         # appear under a "no drift" verdict.
-        localization = self._localize(cur) if drifted else None
+        localization = None
+        if drifted:
+            localization, note = self._localize(cur)
+            notes.extend(note)
         return DriftReport(
             drifted=drifted,
             columns=tuple(results), multivariate=multi, localization=localization,
             alpha=float(self.alpha), correction=self.correction,
             n_reference=ref.n_rows, n_current=cur.n_rows, min_effect=self.min_effect,
+            excluded=tuple(_excluded(ref[n], cur[n]) for n in self.excluded_names_),
+            notes=tuple(notes),
         )
 
-    def _relevance_verdicts(self, ref: Table, cur: Table,
+    def _relevance_verdicts(self, ref: Table, cur: Table, names: Sequence[str],
                             raw_tests: Sequence[_RawTest]) -> list[dict[str, Any]]:
         """Per column: relevance p-values (raw, adjusted over all relevance tests of the
         report) and the verdict; all ``None`` without ``min_effect``."""
@@ -531,28 +314,25 @@ class DriftDetector:
         if self.min_effect is None:
             return [dict(empty) for _ in raw_tests]
         delta = float(self.min_effect)
-        missing = []
-        for name in ref.names:
+        family = _Family()
+        for name, t in zip(names, raw_tests, strict=True):
             r, c = ref[name], cur[name]
-            if r.n_missing + c.n_missing == 0:
-                missing.append(None)
-                continue
-            counts = [[r.n_missing, len(r) - r.n_missing], [c.n_missing, len(c) - c.n_missing]]
-            missing.append(relevance.tv_relevance_test_counts(*counts, delta, self.alpha))
-        raw = [t.relevance.pvalue for t in raw_tests if t.relevance is not None]
-        raw += [m.pvalue for m in missing if m is not None]
-        adjusted = iter(adjust_pvalues(np.asarray(raw), method=self.correction).tolist()
-                        if raw else [])
-        dist_adj = [None if t.relevance is None else next(adjusted) for t in raw_tests]
-        miss_adj = [None if m is None else next(adjusted) for m in missing]
+            family.add((name, "distribution"), None if t.relevance is None else t.relevance.pvalue)
+            if r.n_missing + c.n_missing:
+                counts = [[r.n_missing, len(r) - r.n_missing],
+                          [c.n_missing, len(c) - c.n_missing]]
+                family.add((name, "missing"), relevance.tv_relevance_test_counts(
+                    *counts, delta, self.alpha).pvalue)
+        adjusted = family.adjusted(self.correction)
         out = []
-        for t, p_dist, p_miss in zip(raw_tests, dist_adj, miss_adj, strict=True):
-            flags = [p <= self.alpha for p in (p_dist, p_miss) if p is not None]
+        for name in names:
+            p_dist = adjusted.get((name, "distribution"))
+            p_miss = adjusted.get((name, "missing"))
             out.append({
-                "relevance_pvalue": None if t.relevance is None else t.relevance.pvalue,
+                "relevance_pvalue": family.pvalues.get((name, "distribution")),
                 "relevance_pvalue_adjusted": p_dist,
                 "missing_relevance_pvalue_adjusted": p_miss,
-                "relevant": any(flags),
+                "relevant": any(p <= self.alpha for p in (p_dist, p_miss) if p is not None),
             })
         return out
 
@@ -564,9 +344,9 @@ class DriftDetector:
             relevance.check_delta(self.min_effect)
         check_choice(self.correction, "correction", CORRECTIONS)
         check_choice(self.multivariate, "multivariate", MULTIVARIATE_METHODS)
-        check_choice(self.numeric_test, "numeric_test", tuple(NUMERIC_TESTS))
-        check_choice(self.categorical_test, "categorical_test", CATEGORICAL_TESTS)
-        check_choice(self.text_test, "text_test", TEXT_TESTS)
+        check_choice(self.numeric_test, "numeric_test", tuple(column_tests.NUMERIC_TESTS))
+        check_choice(self.categorical_test, "categorical_test", column_tests.CATEGORICAL_TESTS)
+        check_choice(self.text_test, "text_test", column_tests.TEXT_TESTS)
         check_positive_int(self.n_permutations, "n_permutations", minimum=19)
         if self.bandwidth is not None:
             check_positive_number(self.bandwidth, "bandwidth")
@@ -577,14 +357,16 @@ class DriftDetector:
         unknown = [n for n in overrides if n not in table.names]
         if unknown:
             raise ParameterError(f"tests= names unknown column(s) {', '.join(map(repr, unknown))}")
-        allowed = {"numeric": tuple(NUMERIC_TESTS), "categorical": CATEGORICAL_TESTS,
-                   "text": TEXT_TESTS}
-        default = {"numeric": self.numeric_test, "categorical": self.categorical_test,
-                   "text": self.text_test}
+        numeric = tuple(column_tests.NUMERIC_TESTS)
+        allowed = {"numeric": numeric, "datetime": numeric, "identifier": (),
+                   "categorical": column_tests.CATEGORICAL_TESTS, "text": column_tests.TEXT_TESTS}
+        default = {"numeric": self.numeric_test, "datetime": self.numeric_test,
+                   "categorical": self.categorical_test, "text": self.text_test,
+                   "identifier": ""}
         chosen = {}
         for col in table.columns:
             test = overrides.get(col.name, default[col.kind])
-            if test not in allowed[col.kind]:
+            if col.kind != "identifier" and test not in allowed[col.kind]:
                 raise ParameterError(
                     f"test {test!r} does not apply to {col.kind} column {col.name!r}; "
                     f"use one of {', '.join(allowed[col.kind])}"
@@ -602,84 +384,137 @@ class DriftDetector:
     def _rng(self, stream: int) -> np.random.Generator:
         return as_rng(None if self.seed is None else np.random.default_rng([self.seed, stream]))
 
-    def _column_tests(self, cur: Table) -> list[_RawTest]:
+    def _column_tests(self, cur: Table, names: Sequence[str]) -> list[_RawTest]:
         ref = self.reference_
         numeric = {}
         if self.numeric_names_:
-            numeric = self._numeric_tests(_matrix(cur, self.numeric_names_))
+            numeric = self._numeric_tests(_matrix(cur, self.numeric_names_), cur.n_rows)
         out = []
-        for col in ref.columns:
-            if col.kind == "numeric":
-                out.append(numeric[col.name])
-            elif col.kind == "categorical":
-                out.append(self._categorical_test(col, cur[col.name]))
+        for name in names:
+            kind = ref[name].kind
+            if name in numeric:
+                out.append(numeric[name])
+            elif name in self.empty_names_:
+                out.append(self._guarded(None, ref[name], cur[name]))
+            elif kind == "categorical":
+                out.append(self._guarded(self._categorical_test, ref[name], cur[name]))
             else:
-                out.append(self._text_test(col, cur[col.name]))
+                out.append(self._guarded(self._text_test, ref[name], cur[name]))
         return out
 
-    def _numeric_tests(self, cur_matrix: np.ndarray) -> dict[str, _RawTest]:
+    def _guarded(self, test: Any, ref: Column, cur: Column) -> _RawTest:
+        """One column's test; a column that cannot be tested is reported, never fatal."""
+        empty = [label for label, col in (("reference", ref), ("current", cur))
+                 if len(col) - col.n_missing == 0]
+        if empty:
+            return _untested(_no_values_note(empty))
+        try:
+            return test(ref, cur)
+        except ShiftguardError as exc:
+            return _untested(f"not tested: {_reason(exc)}")
+
+    def _numeric_tests(self, cur_matrix: np.ndarray, n_rows: int) -> dict[str, _RawTest]:
         ref_sorted = self.numeric_sorted_
         cur_sorted = ks.presort(cur_matrix)
-        ks_stat, ks_p = ks.ks_test_many(ref_sorted, cur_sorted)
-        ref_q = _quantiles(ref_sorted, np.linspace(0.0, 1.0, _N_QUANTILES))
-        cur_q = _quantiles(cur_sorted, np.linspace(0.0, 1.0, _N_QUANTILES))
-        levels = (np.arange(_N_EFFECT_LEVELS) + 0.5) / _N_EFFECT_LEVELS
-        w1 = np.abs(_quantiles(ref_sorted, levels) - _quantiles(cur_sorted, levels)).mean(axis=0)
-        effect = w1 / self.numeric_std_
+        n_ref, n_cur = ref_sorted.n_valid, cur_sorted.n_valid
+        testable = np.flatnonzero((n_ref > 0) & (n_cur > 0))
+        ks_stat = np.full(n_ref.size, np.nan)
+        ks_p = np.full(n_ref.size, np.nan)
+        if testable.size:
+            pair = (ref_sorted, cur_sorted) if testable.size == n_ref.size else (
+                ks.SortedColumns(ref_sorted.values[:, testable], n_ref[testable]),
+                ks.SortedColumns(cur_sorted.values[:, testable], n_cur[testable]))
+            ks_stat[testable], ks_p[testable] = ks.ks_test_many(*pair)
+        levels = np.linspace(0.0, 1.0, profiles.N_QUANTILES)
+        ref_q = profiles.quantiles(ref_sorted, levels)
+        cur_q = profiles.quantiles(cur_sorted, levels)
+        mid = (np.arange(_N_EFFECT_LEVELS) + 0.5) / _N_EFFECT_LEVELS
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            w1 = np.abs(profiles.quantiles(ref_sorted, mid)
+                        - profiles.quantiles(cur_sorted, mid)).mean(axis=0)
+            effect = np.where(self.numeric_std_ > 0, w1 / self.numeric_std_,
+                              np.where(w1 > 0, np.inf, 0.0))
         out = {}
         for j, name in enumerate(self.numeric_names_):
+            x = ref_sorted.values[: n_ref[j], j]
+            y = cur_sorted.values[: n_cur[j], j]
+            if x.size == 0 or y.size == 0:
+                empty = [s for s, v in (("reference", x), ("current", y)) if v.size == 0]
+                out[name] = _untested(_no_values_note(empty))
+                continue
+            summaries = (profiles.numeric_summary(x, self.reference_.n_rows),
+                         profiles.numeric_summary(y, n_rows))
             test = self._test_of_[name]
+            notes: tuple[str, ...] = ()
+            if summaries[0].distinct == 1:
+                notes = (f"constant in the reference (every value {_plain(x[0])})",)
             if test == "ks":
                 statistic, pvalue = float(ks_stat[j]), float(ks_p[j])
             else:
-                x = ref_sorted.values[: ref_sorted.n_valid[j], j]
-                y = cur_sorted.values[: cur_sorted.n_valid[j], j]
-                res = _run_numeric(test, x, y, self.n_permutations, self._rng(10 + j))
+                try:
+                    res = column_tests.run_numeric(test, x, y, self.n_permutations,
+                                                   self._rng(10 + j))
+                except ShiftguardError as exc:
+                    out[name] = _untested(f"not tested: {_reason(exc)}")
+                    continue
                 statistic, pvalue = float(res.statistic), float(res.pvalue)
             out[name] = _RawTest(
                 test=test, statistic=statistic, pvalue=pvalue, effect_size=float(effect[j]),
-                effect_size_name="wasserstein_sd", unseen=(),
-                profile=_numeric_profile(ref_sorted, cur_sorted, j, ref_q[:, j], cur_q[:, j]),
+                effect_size_name="wasserstein_sd", unseen=(), notes=notes,
+                profile=profiles.numeric_profile(
+                    x, y, ref_q[:, j], cur_q[:, j], summaries,
+                    datetime=self.reference_[name].kind == "datetime"),
                 relevance=relevance.ks_relevance_from_distance(
-                    ks_stat[j], ref_sorted.n_valid[j], cur_sorted.n_valid[j],
-                    self.min_effect or 0.0, self.alpha),
+                    ks_stat[j], x.size, y.size, self.min_effect or 0.0, self.alpha),
             )
         return out
 
     def _categorical_test(self, ref: Column, cur: Column) -> _RawTest:
-        labels, ref_counts, cur_counts = _aligned_counts(ref, cur)
+        labels, ref_counts, cur_counts = column_tests.aligned_counts(ref, cur)
         unseen = tuple(labels[len(ref.categories):][cur_counts[len(ref.categories):] > 0])
         test = self._test_of_[ref.name]
         # Pooling rare categories keeps the chi-squared and G tests powerful against changes
         # in the common ones; their p-value is by permutation whenever a cell stays sparse.
-        r, c = _pool_rare(ref_counts, cur_counts) if test in ("chi2", "g") else (ref_counts,
-                                                                                  cur_counts)
+        r, c = (column_tests.pool_rare(ref_counts, cur_counts) if test in ("chi2", "g")
+                else (ref_counts, cur_counts))
         rng = self._rng(1000 + _col_index(self.reference_, ref.name))
-        res = _run_categorical(test, r, c, self._family_permutations(), rng, ref.name)
-        statistic, pvalue = float(res.statistic), float(res.pvalue)
+        res = column_tests.run_categorical(test, r, c, self._family_permutations(), rng, ref.name)
         ref_share = ref_counts / ref_counts.sum()
         cur_share = cur_counts / cur_counts.sum()
+        summaries = (profiles.count_summary(ref_counts, len(ref)),
+                     profiles.count_summary(cur_counts, len(cur)))
+        notes = ()
+        if summaries[0].distinct == 1:
+            notes = (f"constant in the reference (every value {labels[0]!r})",)
         return _RawTest(
-            test=test, statistic=statistic, pvalue=pvalue,
+            test=test, statistic=float(res.statistic), pvalue=float(res.pvalue),
             effect_size=float(0.5 * np.abs(ref_share - cur_share).sum()),
-            effect_size_name="total_variation", unseen=unseen,
-            profile=_categorical_profile(labels, ref_share, cur_share),
+            effect_size_name="total_variation", unseen=unseen, notes=notes,
+            profile=profiles.categorical_profile(labels, ref_share, cur_share, summaries),
             relevance=relevance.tv_relevance_test_counts(ref_counts, cur_counts,
                                                          self.min_effect or 0.0, self.alpha),
         )
 
     def _text_test(self, ref: Column, cur: Column) -> _RawTest:
-        from shiftguard.drift.text import text_drift_test
+        from shiftguard.drift.text import text_drift_test, text_profile
 
         test = self._test_of_[ref.name]
-        res = text_drift_test(
-            list(ref.observed()), list(cur.observed()), method=test,
-            n_permutations=self.n_permutations,
-            seed=self._rng(2000 + _col_index(self.reference_, ref.name)),
-        )
+        index = _col_index(self.reference_, ref.name)
+        ref_texts, cur_texts = list(ref.observed()), list(cur.observed())
+        res = text_drift_test(ref_texts, cur_texts, method=test,
+                              n_permutations=self.n_permutations, seed=self._rng(2000 + index))
+        notes = ()
+        if res.n_reference_tested < len(ref_texts) or res.n_current_tested < len(cur_texts):
+            notes = (f"text test on a seeded subsample of {res.n_reference_tested:,} reference "
+                     f"and {res.n_current_tested:,} current texts (of {len(ref_texts):,} and "
+                     f"{len(cur_texts):,}): exact, with the power of that many texts",)
+        # its own seed stream, so that the profile never changes the test's draws
+        profile = text_profile(ref_texts, cur_texts, seed=self._rng(3000 + index))
         return _RawTest(
             test=f"text_{test}", statistic=float(res.statistic), pvalue=float(res.pvalue),
-            effect_size=None, effect_size_name="", unseen=(), profile=ColumnProfile(),
+            effect_size=None, effect_size_name="", unseen=(), notes=notes,
+            profile=ColumnProfile(reference_summary=_text_summary(ref),
+                                  current_summary=_text_summary(cur), text=profile),
         )
 
     def _multivariate(self, cur: Table) -> MultivariateDrift | None:
@@ -705,17 +540,21 @@ class DriftDetector:
             n_current=y.shape[0], n_features=x.shape[1],
         )
 
-    def _localize(self, cur: Table) -> Any:
-        if not self.localize or len(self.numeric_names_) < 2:
-            return None
+    def _localize(self, cur: Table) -> tuple[Any, tuple[str, ...]]:
+        """The localisation and a note, or ``None`` and why it was skipped."""
+        if not self.localize or len(self.design_.numeric) < 2:
+            return None, ()
         from shiftguard.drift.localize import localize_shift
 
         x = self.design_.complete_numeric(self.reference_, self._rng(3))
         y = self.design_.complete_numeric(cur, self._rng(4))
-        # "auto" picks the Gaussian conditional model or, for wide, collinear or costly
-        # tables, the ridge one, from the pooled rows only (see localize_shift).
-        return localize_shift(x, y, method="auto", names=self.numeric_names_,
-                              alpha=self.alpha, seed=self._rng(5))
+        try:
+            # "auto" picks the Gaussian conditional model or, for wide, collinear or costly
+            # tables, the ridge one, from the pooled rows only (see localize_shift).
+            return localize_shift(x, y, method="auto", names=self.design_.numeric,
+                                  alpha=self.alpha, seed=self._rng(5)), ()
+        except ShiftguardError as exc:
+            return None, (f"conditional-shift localisation skipped: {_reason(exc)}",)
 
 
 def compare(reference: Any, current: Any, **options: Any) -> DriftReport:
@@ -738,214 +577,71 @@ def compare(reference: Any, current: Any, **options: Any) -> DriftReport:
 # -- helpers ---------------------------------------------------------------------------
 
 
-def _stack(columns: Sequence[Column], rows: np.ndarray | None = None) -> np.ndarray:
-    """Numeric columns (optionally only ``rows``) as one C-ordered matrix."""
-    n = len(columns[0]) if rows is None else rows.size
-    out = np.empty((n, len(columns)), dtype=np.float64)
-    for j, col in enumerate(columns):
-        out[:, j] = col.values if rows is None else col.values[rows]
-    return out
+class _Family:
+    """The p-values of one multiple-testing family, by key; ``None`` p-values are skipped."""
+
+    def __init__(self) -> None:
+        self.pvalues: dict[tuple[str, str], float] = {}
+
+    def add(self, key: tuple[str, str], pvalue: float | None) -> None:
+        if pvalue is not None and not math.isnan(pvalue):
+            self.pvalues[key] = float(pvalue)
+
+    def adjusted(self, correction: str) -> dict[tuple[str, str], float]:
+        if not self.pvalues:
+            return {}
+        values = adjust_pvalues(np.fromiter(self.pvalues.values(), float), method=correction)
+        return dict(zip(self.pvalues, values.tolist(), strict=True))
+
+
+def _untested(note: str) -> _RawTest:
+    return _RawTest(test="none", statistic=math.nan, pvalue=None, effect_size=None,
+                    effect_size_name="", unseen=(), profile=ColumnProfile(), notes=(note,))
+
+
+def _reason(exc: ShiftguardError) -> str:
+    """An error's message without the internal argument it names (the column is known)."""
+    column = getattr(exc, "column", None)
+    text = str(exc)
+    return text.removeprefix(f"column {column!r}: ") if column is not None else text
+
+
+def _no_values_note(empty: Sequence[str]) -> str:
+    return (f"no observed value in {' and '.join(empty)}: the distribution is not tested; "
+            "the missing-value rate test decides")
+
+
+def _plain(value: float) -> str:
+    """A number as people write it: 7 not 7.0, never ``np.float64(7.0)``."""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:g}"
+
+
+def _text_summary(col: Column) -> ColumnSummary:
+    observed = col.observed()
+    return ColumnSummary(count=int(observed.size), missing_share=col.n_missing / len(col),
+                         distinct=int(np.unique(observed.astype(str)).size))
+
+
+def _excluded(ref: Column, cur: Column) -> ExcludedColumn:
+    """An identifier-like column: not tested; the share of current values that are new."""
+    seen = ref.observed().astype(str)
+    now = cur.observed().astype(str)
+    new_share = float(np.mean(~np.isin(now, seen))) if now.size else None
+    return ExcludedColumn(
+        name=ref.name, kind=ref.kind, new_share=new_share,
+        reason=f"identifier-like ({ref.inferred or 'near-unique values'}): a distribution "
+               "test would only say that new values appear",
+    )
 
 
 def _matrix(table: Table, names: Sequence[str]) -> np.ndarray:
     """The named numeric columns as a matrix: the input array itself when it was one."""
     if table.numeric_block is not None and tuple(names) == table.names:
         return table.numeric_block
-    return _stack([table[n] for n in names])
+    return stack_columns([table[n] for n in names])
 
 
 def _col_index(table: Table, name: str) -> int:
     return table.names.index(name)
 
 
-def _check_not_constant(name: str, observed: np.ndarray, categories: Sequence[str]) -> None:
-    """Raise unless ``observed`` (numbers, or codes into ``categories``) holds two values."""
-    if observed.size and np.all(observed == observed[0]):
-        value = categories[observed[0]] if categories else observed[0]
-        raise InputError(
-            f"is constant in the reference (every observed value is {value!r}); "
-            "a drift test needs variation: exclude the column", name
-        )
-
-
-def _quantiles(sorted_cols: Any, levels: np.ndarray) -> np.ndarray:
-    """Empirical quantiles (lower inverse CDF) of every column at ``levels`` -> (L, d)."""
-    n = sorted_cols.n_valid.astype(np.float64)
-    idx = np.clip(np.ceil(levels[:, None] * n[None, :]) - 1, 0, n[None, :] - 1).astype(np.intp)
-    return np.take_along_axis(sorted_cols.values, idx, axis=0)
-
-
-def _numeric_profile(ref_sorted: Any, cur_sorted: Any, j: int, ref_q: np.ndarray,
-                     cur_q: np.ndarray) -> ColumnProfile:
-    x = ref_sorted.values[: ref_sorted.n_valid[j], j]
-    y = cur_sorted.values[: cur_sorted.n_valid[j], j]
-    lo = min(x[int(0.005 * (x.size - 1))], y[int(0.005 * (y.size - 1))])
-    hi = max(x[int(0.995 * (x.size - 1))], y[int(0.995 * (y.size - 1))])
-    if hi <= lo:
-        lo, hi = min(x[0], y[0]), max(x[-1], y[-1])
-    edges = _bin_edges(lo, hi, integral=_all_integral(x) and _all_integral(y))
-    return ColumnProfile(
-        bin_edges=tuple(edges.tolist()),
-        reference_hist=tuple((np.diff(np.searchsorted(x, edges, side="right")) / x.size).tolist()),
-        current_hist=tuple((np.diff(np.searchsorted(y, edges, side="right")) / y.size).tolist()),
-        reference_quantiles=tuple(ref_q.tolist()),
-        current_quantiles=tuple(cur_q.tolist()),
-    )
-
-
-def _bin_edges(lo: float, hi: float, integral: bool) -> np.ndarray:
-    """About ``_N_BINS`` equal bins over ``[lo, hi]``. For integer data every bin holds the
-    same number of integers, its edges half-way between them: equal-width bins would
-    hold one or two integers by turns and draw a comb instead of the distribution."""
-    if not integral:
-        return np.linspace(lo, hi, _N_BINS + 1)
-    width = math.ceil((hi - lo + 1) / _N_BINS)
-    n_bins = math.ceil((hi - lo + 1) / width)
-    return lo - 0.5 + width * np.arange(n_bins + 1)
-
-
-def _all_integral(values: np.ndarray) -> bool:
-    return bool(np.all(values == np.round(values)))
-
-
-def _aligned_counts(ref: Column, cur: Column) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Labels (reference's, then unseen ones) and both samples' counts over them."""
-    index = {label: i for i, label in enumerate(ref.categories)}
-    unseen = [label for label in cur.categories if label not in index]
-    for label in unseen:
-        index[label] = len(index)
-    labels = np.asarray([*ref.categories, *unseen], dtype=object)
-    cur_map = np.asarray([index[label] for label in cur.categories], dtype=np.intp)
-    ref_counts = np.bincount(ref.observed(), minlength=labels.size).astype(np.float64)
-    cur_counts = np.bincount(cur_map[cur.observed()], minlength=labels.size).astype(np.float64)
-    return labels, ref_counts, cur_counts
-
-
-def _pool_rare(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pool categories whose smallest expected cell count is below MIN_EXPECTED_COUNT into
-    one cell, when at least two categories are common enough to stay on their own.
-
-    The choice depends only on pooled counts, which are the same under every permutation
-    of the rows between samples, so the test stays valid conditionally on it. The pooled
-    cell may itself stay sparse: the test's ``"auto"`` p-value is then by permutation.
-    When fewer than two categories are common (identifier-like or high-cardinality
-    columns) nothing is pooled, so the test never degenerates to a single cell.
-    """
-    pooled = ref_counts + cur_counts
-    expected = min(ref_counts.sum(), cur_counts.sum()) * pooled / pooled.sum()
-    rare = (expected < MIN_EXPECTED_COUNT) & (pooled > 0)
-    keep = ~rare & (pooled > 0)
-    if not rare.any() or np.count_nonzero(keep) < 2:
-        return ref_counts, cur_counts
-    return (
-        np.append(ref_counts[keep], ref_counts[rare].sum()),
-        np.append(cur_counts[keep], cur_counts[rare].sum()),
-    )
-
-
-def _categorical_profile(labels: np.ndarray, ref_share: np.ndarray,
-                         cur_share: np.ndarray) -> ColumnProfile:
-    order = np.argsort(-(ref_share + cur_share), kind="stable")[:_MAX_PLOTTED_CATEGORIES]
-    return ColumnProfile(
-        categories=tuple(str(v) for v in labels[order]),
-        reference_share=tuple(ref_share[order].tolist()),
-        current_share=tuple(cur_share[order].tolist()),
-    )
-
-
-def _missing_rate_pvalue(ref: Column, cur: Column) -> float | None:
-    """Fisher's exact test of equal missing rates, or None when nothing is missing."""
-    if ref.n_missing + cur.n_missing == 0:
-        return None
-    from scipy.stats import fisher_exact
-
-    table = [[ref.n_missing, len(ref) - ref.n_missing], [cur.n_missing, len(cur) - cur.n_missing]]
-    return float(fisher_exact(table).pvalue)
-
-
-@dataclasses.dataclass(frozen=True)
-class _DesignSpec:
-    """How rows become a numeric design matrix for the joint test (fixed by the reference)."""
-
-    numeric: tuple[str, ...]
-    mean: np.ndarray
-    std: np.ndarray
-    categorical: tuple[tuple[str, tuple[str, ...]], ...]
-    max_rows: int
-
-    @classmethod
-    def from_reference(cls, table: Table, detector: DriftDetector) -> _DesignSpec:
-        numeric = detector.numeric_names_
-        cats = []
-        for col in table.columns:
-            if col.kind != "categorical":
-                continue
-            counts = np.bincount(col.observed(), minlength=len(col.categories))
-            share = counts / counts.sum()
-            top = np.argsort(-share, kind="stable")[:_MAX_PLOTTED_CATEGORIES]
-            cats.append((col.name, tuple(col.categories[i] for i in top if share[i] >= 0.01)))
-        return cls(
-            numeric=numeric,
-            mean=detector.numeric_mean_ if numeric else np.empty(0),
-            std=detector.numeric_std_ if numeric else np.empty(0),
-            categorical=tuple(cats),
-            max_rows=detector.max_rows_multivariate,
-        )
-
-    @property
-    def n_features(self) -> int:
-        return len(self.numeric) + sum(len(c) for _, c in self.categorical)
-
-    def _rows(self, table: Table, rng: np.random.Generator) -> np.ndarray:
-        n = table.n_rows
-        return np.sort(rng.choice(n, size=self.max_rows, replace=False)) if n > self.max_rows \
-            else np.arange(n)
-
-    def sample(self, table: Table, rng: np.random.Generator) -> np.ndarray:
-        """Standardised numeric columns (missing -> reference mean) and one-hot categories."""
-        rows = self._rows(table, rng)
-        parts = []
-        if self.numeric:
-            z = (_stack([table[n] for n in self.numeric], rows) - self.mean) / self.std
-            parts.append(np.nan_to_num(z, nan=0.0))
-        for name, keep in self.categorical:
-            col = table[name]
-            codes = col.values[rows]
-            labels = np.asarray(col.categories, dtype=object)
-            for label in keep:
-                hits = np.flatnonzero(labels == label)
-                parts.append(np.isin(codes, hits).astype(np.float64)[:, None] * np.sqrt(0.5))
-        return np.hstack(parts)
-
-    def complete_numeric(self, table: Table, rng: np.random.Generator) -> np.ndarray:
-        """Standardised numeric columns of a seeded subsample of rows without missing values."""
-        z = (_stack([table[n] for n in self.numeric]) - self.mean) / self.std
-        z = z[~np.isnan(z).any(axis=1)]
-        if z.shape[0] > self.max_rows:
-            z = z[np.sort(rng.choice(z.shape[0], size=self.max_rows, replace=False))]
-        return z
-
-
-def _run_numeric(test: str, x: np.ndarray, y: np.ndarray, n_permutations: int,
-                 rng: np.random.Generator) -> Any:
-    func = NUMERIC_TESTS[test]
-    if test in ("ks", "mannwhitney"):
-        return func(x, y)
-    return func(x, y, n_permutations=n_permutations, seed=rng)
-
-
-def _run_categorical(test: str, ref_counts: np.ndarray, cur_counts: np.ndarray,
-                     n_permutations: int, rng: np.random.Generator, name: str) -> Any:
-    if test == "chi2":
-        return categorical.chi2_test_counts(ref_counts, cur_counts,
-                                            n_permutations=n_permutations, seed=rng)
-    if test == "g":
-        return categorical.g_test_counts(ref_counts, cur_counts, n_permutations=n_permutations,
-                                         seed=rng)
-    if test == "fisher":
-        if ref_counts.size != 2:
-            raise InputError(f"Fisher's exact test needs 2 categories, found {ref_counts.size}",
-                             name)
-        return categorical.fisher_test_counts(ref_counts, cur_counts)
-    func = getattr(distances, f"{test}_test_counts")
-    return func(ref_counts, cur_counts, n_permutations=n_permutations, seed=rng)

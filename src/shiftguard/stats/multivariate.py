@@ -539,7 +539,8 @@ def _median_bandwidth(positive: np.ndarray, n_pairs: int) -> float:
     k = (n_pairs - 1) // 2 - (n_pairs - positive.size)
     if k < 0:
         k = (positive.size - 1) // 2
-    return math.sqrt(0.5 * float(np.partition(positive, k)[k]))
+    positive.partition(k)  # in place: every caller passes a fresh temporary
+    return math.sqrt(0.5 * float(positive[k]))
 
 
 def _rowwise_sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
