@@ -149,9 +149,9 @@ def test_unreadable_files_exit_2_with_one_line(tables, tmp_path, capsys, content
 def test_bad_report_path_is_refused_before_the_comparison(tables, tmp_path, capsys,
                                                           monkeypatch, where):
     def never(*args, **kwargs):
-        raise AssertionError("compare ran although the report cannot be written")
+        raise AssertionError("the comparison ran although the report cannot be written")
 
-    monkeypatch.setattr(shiftguard.drift, "compare", never)
+    monkeypatch.setattr(shiftguard.drift.DriftDetector, "fit", never)
     (tmp_path / "a_folder").mkdir()
     report = tmp_path / where / ("r.html" if where == "missing_dir" else "")
     assert main(["compare", str(tables["ref"]), str(tables["same"]), "--report",
@@ -188,7 +188,7 @@ def test_errors_inside_compare_never_exit_1(tables, capsys, monkeypatch, raised,
     def broken(*args, **kwargs):
         raise raised
 
-    monkeypatch.setattr(shiftguard.drift, "compare", broken)
+    monkeypatch.setattr(shiftguard.drift.DriftDetector, "compare", broken)
     args = ["compare", str(tables["ref"]), str(tables["same"])]
     assert main(args) == code
     err = _one_error_line(capsys.readouterr().err, prefix)

@@ -1,11 +1,18 @@
-"""Streaming detectors side by side with river and frouros on the same seeded streams.
+"""Streaming detectors side by side with river (and frouros) on the same seeded streams.
 
 Streams (seed 2026): 1,000,000 values with a step change half way -- Gaussian mean
 0 -> 0.5 (sd 1) and Bernoulli error rate 0.1 -> 0.2 -- plus a 40,000-value Gaussian
-stream (0 -> 0.5 at 20,000) for KSWIN, whose river version runs a scipy test per value.
-Each peer runs value by value in its own venv; shiftguard runs ``update_many`` on the
-whole stream and, for reference, ``update`` value by value. Reported: values per second,
-false alarms before the change, delay of the first alarm after it.
+stream (0 -> 0.5 at 20,000) for KSWIN, whose river version runs a SciPy test per value.
+
+Protocol: river runs in a long-lived worker in its own venv (``peer_run.py``). In each of
+``N_ROUNDS`` rounds every detector is timed value by value -- the same loop on both sides,
+``update(x)`` then read ``drift_detected`` -- on the whole stream, shiftguard first in even
+rounds and river first in odd ones; the ratio river time / shiftguard time is taken per
+round and reported as the median and the range over rounds, with the 1-minute load average
+(``os.getloadavg()``) read after each round's pair. shiftguard's ``update_many`` on the
+whole stream is timed in the same rounds. frouros, much slower, runs one pass per detector
+after the rounds. Also reported: false alarms before the change and the delay of the
+first alarm after it.
 
     flock /tmp/shiftguard-bench.lock .venv/bin/python bench/stream/bench_stream.py
 """
@@ -13,13 +20,18 @@ false alarms before the change, delay of the first alarm after it.
 from __future__ import annotations
 
 import json
-import math
+import os
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+# the very loop the river worker times, so that both sides run the same Python
+# (bench/stream, this script's folder, is on the path)
+from peer_run import run_river as per_value_alarms
 
 from shiftguard.stream import ADWIN, DDM, EDDM, HDDMA, HDDMW, KSWIN, PageHinkley
 
@@ -32,7 +44,9 @@ PEERS = {
 }
 N_VALUES = 1_000_000
 N_SHORT = 40_000
+N_ROUNDS = 5
 
+#: (detector, stream) -> shiftguard factory; the peers use the same detector names
 OURS = {
     ("ADWIN", "gauss"): ADWIN,
     ("ADWIN", "bern"): ADWIN,
@@ -43,6 +57,8 @@ OURS = {
     ("HDDMW", "bern"): HDDMW,
     ("KSWIN", "short"): lambda: KSWIN(seed=0),
 }
+#: detectors whose alarms are not river's by design (another random sample of old values)
+OWN_SAMPLING = {"KSWIN"}
 
 
 def make_streams() -> dict[str, np.ndarray]:
@@ -67,6 +83,39 @@ def ensure_venv(peer: str) -> Path:
     return python
 
 
+class PeerWorker:
+    """A ``peer_run.py`` process in the peer's venv, answering one run per request."""
+
+    def __init__(self, peer: str) -> None:
+        self.process = subprocess.Popen(
+            [str(ensure_venv(peer)), str(ROOT / "bench/stream/peer_run.py"), peer],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        )
+
+    def run(self, detector: str, stream: str) -> dict:
+        self.process.stdin.write(f"{detector} {stream}\n")
+        self.process.stdin.flush()
+        return json.loads(self.process.stdout.readline())
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def time_ours(factory, values: list[float]) -> tuple[float, list[int]]:
+    detector = factory()
+    start = time.perf_counter()
+    alarms = per_value_alarms(detector, values)
+    return time.perf_counter() - start, alarms
+
+
+def time_ours_batch(factory, stream: np.ndarray) -> tuple[float, list[int]]:
+    detector = factory()
+    start = time.perf_counter()
+    alarms = detector.update_many(stream)
+    return time.perf_counter() - start, alarms.tolist()
+
+
 def summarise(alarms, n_values: int) -> tuple[int, float]:
     alarms = np.asarray(alarms, dtype=np.int64)
     change = n_values // 2
@@ -74,63 +123,92 @@ def summarise(alarms, n_values: int) -> tuple[int, float]:
     return int((alarms < change).sum()), float(after[0] - change + 1) if after.size else np.inf
 
 
-def run_ours(streams: dict[str, np.ndarray]) -> list[dict]:
-    results = []
-    for (name, stream), factory in OURS.items():
-        values = streams[stream]
-        factory().update_many(values[:1000])  # compile outside the timing
-        best = np.inf
-        for _ in range(3):
-            detector = factory()
-            start = time.perf_counter()
-            alarms = detector.update_many(values)
-            best = min(best, time.perf_counter() - start)
-        one_by_one = factory()
-        n_single = min(values.size, 100_000)
-        start = time.perf_counter()
-        for x in values[:n_single].tolist():
-            one_by_one.update(x)
-        single = (time.perf_counter() - start) / n_single
-        results.append({"detector": name, "stream": stream, "seconds": best,
-                        "seconds_per_update": single, "alarms": alarms.tolist()})
-    return results
+def run_rounds(streams: dict[str, np.ndarray], river: PeerWorker) -> dict:
+    values = {name: stream.tolist() for name, stream in streams.items()}
+    for (_, stream), factory in OURS.items():  # compile and load every kernel untimed
+        per_value_alarms(factory(), values[stream][:5000])
+        factory().update_many(streams[stream][:5000])
+    rows: dict = {key: {"ours": [], "batch": [], "river": [], "load": []} for key in OURS}
+    for round_ in range(N_ROUNDS):
+        for key, factory in OURS.items():
+            name, stream = key
+            row = rows[key]
+            if round_ % 2 == 0:
+                ours = time_ours(factory, values[stream])
+                peer = river.run(name, stream)
+            else:
+                peer = river.run(name, stream)
+                ours = time_ours(factory, values[stream])
+            batch = time_ours_batch(factory, streams[stream])
+            row["load"].append(os.getloadavg()[0])
+            row["ours"].append(ours[0])
+            row["batch"].append(batch[0])
+            row["river"].append(peer["seconds"])
+            row["alarms"], row["river_alarms"] = ours[1], peer["alarms"]
+            if ours[1] != batch[1]:
+                raise AssertionError(f"{key}: update and update_many alarms differ")
+            print(f"round {round_} {name} {stream}: river/ours = "
+                  f"{peer['seconds'] / ours[0]:.2f}", file=sys.stderr)
+    return rows
+
+
+def spread(ratios: list[float]) -> str:
+    return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+
+
+def print_tables(streams: dict[str, np.ndarray], rows: dict, frouros: dict) -> None:
+    print(f"Per value, {N_ROUNDS} interleaved rounds: median (min-max) over rounds.\n")
+    print("| detector | stream | river `update` (values/s) | shiftguard `update` (values/s) "
+          "| `update` vs river | shiftguard `update_many` (values/s) | `update_many` vs river "
+          "| load avg (1 min) | alarms = river's | false alarms before change (sg / river) "
+          "| delay (sg / river) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for (name, stream), row in rows.items():
+        n = streams[stream].size
+        per_value = [r / o for r, o in zip(row["river"], row["ours"], strict=True)]
+        batch = [r / b for r, b in zip(row["river"], row["batch"], strict=True)]
+        same = row["alarms"] == row["river_alarms"]
+        same_text = "yes" if same else ("no (own sampling)" if name in OWN_SAMPLING else "NO")
+        ours, theirs = summarise(row["alarms"], n), summarise(row["river_alarms"], n)
+        load = row["load"]
+        print(f"| {name} | {stream} | {n / statistics.median(row['river']):,.0f} "
+              f"| {n / statistics.median(row['ours']):,.0f} | {spread(per_value)} "
+              f"| {n / statistics.median(row['batch']):,.0f} | {spread(batch)} "
+              f"| {statistics.median(load):.1f} ({min(load):.1f}-{max(load):.1f}) "
+              f"| {same_text} | {ours[0]} / {theirs[0]} | {ours[1]:.0f} / {theirs[1]:.0f} |")
+    print("\nfrouros, one pass per detector after the rounds (not interleaved).\n")
+    print("| detector | stream | frouros (values/s) | shiftguard `update` vs frouros "
+          "| false alarms before change | delay | load avg (1 min) |")
+    print("|---|---|---|---|---|---|---|")
+    for (name, stream), answer in frouros.items():
+        n = streams[stream].size
+        if "error" in answer:
+            print(f"| {name} | {stream} | n/a ({answer['error']}) | n/a | n/a | n/a "
+                  f"| {answer['load']:.1f} |")
+            continue
+        ours = statistics.median(rows[(name, stream)]["ours"])
+        false, delay = summarise(answer["alarms"], n)
+        print(f"| {name} | {stream} | {n / answer['seconds']:,.0f} "
+              f"| {answer['seconds'] / ours:.1f}x | {false} | {delay:.0f} "
+              f"| {answer['load']:.1f} |")
 
 
 def main() -> None:
     streams = make_streams()
-    ours = run_ours(streams)
-    peers = {}
-    for peer in PEERS:
-        out = OUT / f"stream_{peer}.json"
-        subprocess.run([str(ensure_venv(peer)), str(ROOT / "bench/stream/peer_run.py"), peer,
-                        str(out)], check=True, cwd=ROOT)
-        peers[peer] = {(r["detector"], r["stream"]): r for r in json.loads(out.read_text())}
-    print("| detector | stream | shiftguard update_many (values/s) | shiftguard update (values/s) "
-          "| river (values/s) | speed-up vs river | frouros (values/s) | speed-up vs frouros "
-          "| false alarms before change (sg / river / frouros) "
-          "| delay (sg / river / frouros) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for r in ours:
-        key = (r["detector"], r["stream"])
-        n = streams[r["stream"]].size
-        rates = {"sg": n / r["seconds"]}
-        cells = [summarise(r["alarms"], n)]
-        for peer in PEERS:
-            p = peers[peer][key]
-            if "error" in p:  # the peer refused this stream; say so instead of a number
-                rates[peer], failed = math.nan, (-1, math.nan)
-                cells.append(failed)
-                continue
-            rates[peer] = n / p["seconds"]
-            cells.append(summarise(p["alarms"], n))
-        false = " / ".join(str(c[0]) if c[0] >= 0 else "n/a" for c in cells)
-        delay = " / ".join(f"{c[1]:.0f}" if not math.isnan(c[1]) else "n/a" for c in cells)
-        speed = {p: f"{rates['sg'] / rates[p]:.1f}x" if rates[p] == rates[p] else "n/a"
-                 for p in PEERS}
-        print(f"| {r['detector']} | {r['stream']} | {rates['sg']:,.0f} "
-              f"| {1 / r['seconds_per_update']:,.0f} | {rates['river']:,.0f} "
-              f"| {speed['river']} | {rates['frouros']:,.0f} "
-              f"| {speed['frouros']} | {false} | {delay} |")
+    river = PeerWorker("river")
+    try:
+        rows = run_rounds(streams, river)
+    finally:
+        river.close()
+    frouros_worker = PeerWorker("frouros")
+    frouros = {}
+    try:
+        for name, stream in OURS:
+            frouros[(name, stream)] = {**frouros_worker.run(name, stream),
+                                       "load": os.getloadavg()[0]}
+    finally:
+        frouros_worker.close()
+    print_tables(streams, rows, frouros)
 
 
 if __name__ == "__main__":

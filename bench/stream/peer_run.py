@@ -1,6 +1,13 @@
-"""Run one peer library's detectors value by value on the saved streams (peer venv only).
+"""Serve one peer library's detectors, fed value by value, to bench_stream.py (peer venv only).
 
-    <peer venv>/bin/python bench/stream/peer_run.py river|frouros OUT_JSON
+Reads one request per line on stdin, ``DETECTOR STREAM`` (keys of the tables below, stream
+names of ``bench/out/stream_*.npy``), runs that detector over the stream with the same
+loop bench_stream.py times shiftguard with, and answers with one JSON line:
+``{"seconds": ..., "alarms": [...]}``, or ``{"error": ...}`` when the peer refuses the
+stream. A long-lived process, so that bench_stream.py can alternate the two sides round
+by round.
+
+    <peer venv>/bin/python bench/stream/peer_run.py river|frouros
 """
 
 from __future__ import annotations
@@ -19,14 +26,13 @@ def river_detectors():
     from river.drift import binary
 
     return {
-        ("ADWIN", "gauss"): drift.ADWIN,
-        ("ADWIN", "bern"): drift.ADWIN,
-        ("PageHinkley", "gauss"): drift.PageHinkley,
-        ("DDM", "bern"): binary.DDM,
-        ("EDDM", "bern"): binary.EDDM,
-        ("HDDMA", "bern"): binary.HDDMA,
-        ("HDDMW", "bern"): binary.HDDMW,
-        ("KSWIN", "short"): lambda: drift.KSWIN(seed=0),
+        "ADWIN": drift.ADWIN,
+        "PageHinkley": drift.PageHinkley,
+        "DDM": binary.DDM,
+        "EDDM": binary.EDDM,
+        "HDDMA": binary.HDDMA,
+        "HDDMW": binary.HDDMW,
+        "KSWIN": lambda: drift.KSWIN(seed=0),
     }
 
 
@@ -34,18 +40,18 @@ def frouros_detectors():
     from frouros.detectors import concept_drift as cd
 
     return {
-        ("ADWIN", "gauss"): cd.ADWIN,
-        ("ADWIN", "bern"): cd.ADWIN,
-        ("PageHinkley", "gauss"): cd.PageHinkley,
-        ("DDM", "bern"): cd.DDM,
-        ("EDDM", "bern"): cd.EDDM,
-        ("HDDMA", "bern"): cd.HDDMA,
-        ("HDDMW", "bern"): cd.HDDMW,
-        ("KSWIN", "short"): lambda: cd.KSWIN(config=cd.KSWINConfig(seed=0)),
+        "ADWIN": cd.ADWIN,
+        "PageHinkley": cd.PageHinkley,
+        "DDM": cd.DDM,
+        "EDDM": cd.EDDM,
+        "HDDMA": cd.HDDMA,
+        "HDDMW": cd.HDDMW,
+        "KSWIN": lambda: cd.KSWIN(config=cd.KSWINConfig(seed=0)),
     }
 
 
 def run_river(detector, values):
+    # bench_stream.py times shiftguard with this very function
     alarms = []
     for i, x in enumerate(values):
         detector.update(x)
@@ -64,23 +70,24 @@ def run_frouros(detector, values):
     return alarms
 
 
-if __name__ == "__main__":
-    peer, out = sys.argv[1], sys.argv[2]
+def serve(peer: str) -> None:
     detectors = river_detectors() if peer == "river" else frouros_detectors()
     run = run_river if peer == "river" else run_frouros
-    results = []
-    for (name, stream), factory in detectors.items():
-        values = np.load(f"{OUT}/stream_{stream}.npy").tolist()
-        detector = factory()
+    streams: dict[str, list[float]] = {}
+    for line in sys.stdin:
+        name, stream = line.split()
+        if stream not in streams:
+            streams[stream] = np.load(f"{OUT}/stream_{stream}.npy").tolist()
+        detector = detectors[name]()
         start = time.perf_counter()
         try:
-            alarms = run(detector, values)
+            alarms = run(detector, streams[stream])
         except ValueError as exc:  # frouros' ADWIN refuses negative values, for one
-            results.append({"detector": name, "stream": stream, "error": str(exc)})
-            print(peer, name, stream, "error:", exc, file=sys.stderr)
-            continue
-        seconds = time.perf_counter() - start
-        results.append({"detector": name, "stream": stream, "seconds": seconds, "alarms": alarms})
-        print(peer, name, stream, f"{seconds:.2f}s", len(alarms), file=sys.stderr)
-    with open(out, "w") as fh:
-        json.dump(results, fh)
+            answer = {"error": str(exc)}
+        else:
+            answer = {"seconds": time.perf_counter() - start, "alarms": alarms}
+        print(json.dumps(answer), flush=True)
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import doctest
 import importlib
 import json
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -71,6 +73,74 @@ CASES = {
 NAMES = list(CASES)
 
 
+# label -> (shiftguard detector, the same detector in river 0.26.1, stream maker, seed);
+# river's alarms on these streams are recorded in RIVER_ALARMS by
+# bench/stream/river_alarms.py (river is no dependency of the project)
+RIVER_CASES = {
+    "ADWIN": (ADWIN, "drift.ADWIN()", _numeric_stream, 0),
+    "ADWIN-small": (
+        lambda: ADWIN(delta=0.05, clock=7, max_buckets=3, min_window_length=2, grace_period=40),
+        "drift.ADWIN(delta=0.05, clock=7, max_buckets=3, min_window_length=2, grace_period=40)",
+        _error_stream, 1,
+    ),
+    "ADWIN-clock1": (lambda: ADWIN(clock=1), "drift.ADWIN(clock=1)", _numeric_stream, 2),
+    "PageHinkley": (
+        lambda: PageHinkley(threshold=20.0), "drift.PageHinkley(threshold=20.0)", _numeric_stream, 0
+    ),
+    "PageHinkley-up": (
+        lambda: PageHinkley(min_instances=5, delta=0.1, threshold=10.0, forgetting_factor=0.99,
+                            mode="up"),
+        "drift.PageHinkley(min_instances=5, delta=0.1, threshold=10.0, alpha=0.99, mode='up')",
+        _numeric_stream, 1,
+    ),
+    "PageHinkley-down": (
+        lambda: PageHinkley(threshold=15.0, mode="down"),
+        "drift.PageHinkley(threshold=15.0, mode='down')", _numeric_stream, 2,
+    ),
+    "DDM": (DDM, "binary.DDM()", _error_stream, 0),
+    "DDM-tight": (
+        lambda: DDM(warm_start=50, warning_threshold=1.5, drift_threshold=2.5),
+        "binary.DDM(warm_start=50, warning_threshold=1.5, drift_threshold=2.5)",
+        _error_stream, 1,
+    ),
+    "EDDM": (EDDM, "binary.EDDM()", _error_stream, 0),
+    "EDDM-early": (
+        lambda: EDDM(warm_start=10, alpha=0.9, beta=0.8),
+        "binary.EDDM(warm_start=10, alpha=0.9, beta=0.8)", _error_stream, 1,
+    ),
+    "HDDMA": (HDDMA, "binary.HDDMA()", _error_stream, 0),
+    "HDDMA-two-sided": (
+        lambda: HDDMA(two_sided=True), "binary.HDDMA(two_sided_test=True)", _unit_stream, 1
+    ),
+    "HDDMW": (HDDMW, "binary.HDDMW()", _error_stream, 0),
+    "HDDMW-two-sided": (
+        lambda: HDDMW(lambda_=0.1, two_sided=True),
+        "binary.HDDMW(lambda_val=0.1, two_sided_test=True)", _unit_stream, 1,
+    ),
+}
+RIVER_ALARMS = {
+    "ADWIN": [639, 1215, 1855, 2431],
+    "ADWIN-small": [839, 1672, 2421],
+    "ADWIN-clock1": [619, 1219, 1818, 2415],
+    "PageHinkley": [238, 572, 613, 964, 1099, 1201, 1322, 1675, 1812, 1894, 2089, 2405, 2614, 2992],
+    "PageHinkley-up": [
+        311, 462, 604, 723, 858, 1110, 1504, 1688, 1727, 1785, 1980, 2227, 2290, 2407, 2503, 2908
+    ],
+    "PageHinkley-down": [265, 563, 1183, 1221, 1804, 1978, 2101, 2195, 2279, 2386, 2887],
+    "DDM": [853, 1103, 2542],
+    "DDM-tight": [257, 828, 2481],
+    "EDDM": [
+        289, 674, 857, 951, 1026, 1098, 1201, 1325, 1441, 1538, 1832, 2076, 2416, 2490, 2546,
+        2694, 2751, 2938, 2995, 3089
+    ],
+    "EDDM-early": [216, 275, 841, 860, 2890, 2916, 2947],
+    "HDDMA": [855, 2501],
+    "HDDMA-two-sided": [812, 1611],
+    "HDDMW": [937, 1328, 2418, 2703],
+    "HDDMW-two-sided": [816, 1642],
+}
+
+
 def _one_by_one(detector, xs) -> list[int]:
     return [i for i, x in enumerate(xs) if detector.update(x).drift_detected]
 
@@ -91,6 +161,69 @@ def test_update_many_gives_the_alarms_of_one_by_one_updates(name):
         start += size
     found += (detector.update_many(xs[start:]) + start).tolist()
     assert found == batched.tolist()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_update_and_update_many_interleaved_give_the_same_alarms_and_state(name):
+    # the per-value path keeps its own copy of the state: whichever path fed which values,
+    # with JSON round trips in between, alarms, flag and JSON state (to the bit) must match
+    factory, make, _ = CASES[name]
+    xs = make()
+    rng = np.random.default_rng(2)
+    mixed, lockstep, found, start = factory(), factory(), [], 0
+    while start < xs.size:
+        stop = min(xs.size, start + int(rng.integers(1, 80)))
+        if rng.random() < 0.5:
+            found += [i for i in range(start, stop) if mixed.update(xs[i].item()).drift_detected]
+        else:
+            found += (mixed.update_many(xs[start:stop]) + start).tolist()
+        lockstep.update_many(xs[start:stop])
+        assert mixed.drift_detected == lockstep.drift_detected
+        assert mixed.n_seen == lockstep.n_seen == stop
+        assert json.dumps(mixed.to_dict()) == json.dumps(lockstep.to_dict())
+        if rng.random() < 0.1:
+            mixed = detector_from_dict(json.loads(json.dumps(mixed.to_dict())))
+        start = stop
+    assert found == factory().update_many(xs).tolist()
+    value_by_value = factory()
+    assert _one_by_one(value_by_value, xs.tolist()) == found
+    assert json.dumps(value_by_value.to_dict()) == json.dumps(lockstep.to_dict())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pickle_and_deepcopy_continue_the_stream_independently(name):
+    factory, make, _ = CASES[name]
+    xs = make()
+    expected = factory().update_many(xs).tolist()
+    half = xs.size // 2
+    detector = factory()
+    first = _one_by_one(detector, xs[:half].tolist())
+    for twin in (pickle.loads(pickle.dumps(detector)), copy.deepcopy(detector)):
+        assert first + [half + i for i in _one_by_one(twin, xs[half:].tolist())] == expected
+    assert detector.n_seen == half  # the copies did not feed the original
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_update_takes_ints_bools_and_numpy_scalars_as_floats(name):
+    factory, make, support = CASES[name]
+    xs = make()[:1500]
+    xs = np.round(xs * 4.0) if support == "real" else np.round(xs)  # whole numbers
+    as_floats = factory()
+    expected = _one_by_one(as_floats, xs.tolist())
+    for kind in [np.float64, int, np.int64] + ([bool] if support == "binary" else []):
+        detector = factory()
+        assert _one_by_one(detector, [kind(x) for x in xs.tolist()]) == expected, kind
+        assert detector.to_dict() == as_floats.to_dict()
+
+
+@pytest.mark.parametrize("label", list(RIVER_CASES))
+def test_alarms_equal_rivers(label):
+    factory, _, make, seed = RIVER_CASES[label]
+    xs = make(seed)
+    expected = RIVER_ALARMS[label]
+    assert expected, "the stream must make river alarm"
+    assert factory().update_many(xs).tolist() == expected
+    assert _one_by_one(factory(), xs.tolist()) == expected
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -323,7 +456,11 @@ def test_adwin_alarms_equal_a_plain_value_by_value_implementation(seed):
     }
     expected = _reference_adwin(xs.tolist(), **params)
     assert expected, "the stream should raise at least one alarm"
-    assert ADWIN(**params).update_many(xs).tolist() == expected
+    batched = ADWIN(**params)
+    assert batched.update_many(xs).tolist() == expected
+    value_by_value = ADWIN(**params)
+    assert _one_by_one(value_by_value, xs.tolist()) == expected
+    assert value_by_value.to_dict() == batched.to_dict()
 
 
 def test_cusum_average_run_length_matches_published_values():

@@ -56,7 +56,7 @@ from shiftguard._validation import (
     check_positive_number,
 )
 from shiftguard.drift import column_tests, profiles
-from shiftguard.drift.design import DesignSpec, stack_columns
+from shiftguard.drift.design import DesignSpec
 from shiftguard.drift.results import (
     ColumnDrift,
     ColumnProfile,
@@ -209,7 +209,7 @@ class DriftDetector:
                    if c.kind in ("numeric", "datetime") and c.name not in self.empty_names_]
         self.numeric_names_ = tuple(c.name for c in ordered)
         if ordered:
-            self.numeric_sorted_ = ks.presort(_matrix(table, self.numeric_names_))
+            self.numeric_sorted_ = ks.presort(_numeric_input(table, self.numeric_names_))
             sorted_cols = self.numeric_sorted_
             # Columns of the Fortran-ordered sorted copy are contiguous: no table-size temporary.
             observed = [sorted_cols.values[:k, j] for j, k in enumerate(sorted_cols.n_valid)]
@@ -218,6 +218,10 @@ class DriftDetector:
         self.design_ = DesignSpec.from_reference(table, self)
         if self.multivariate != "none" and self.design_.n_features:
             self.reference_design_ = self.design_.sample(table, self._rng(0))
+        if self.localize and len(self.design_.numeric) >= 2:
+            self.reference_complete_ = self.design_.complete_numeric(table, self._rng(3))
+        if ordered:
+            self.reference_ = _sorted_reference(table, self.numeric_names_, self.numeric_sorted_)
         return self
 
     def compare(self, current: Any) -> DriftReport:
@@ -388,7 +392,7 @@ class DriftDetector:
         ref = self.reference_
         numeric = {}
         if self.numeric_names_:
-            numeric = self._numeric_tests(_matrix(cur, self.numeric_names_), cur.n_rows)
+            numeric = self._numeric_tests(_numeric_input(cur, self.numeric_names_), cur.n_rows)
         out = []
         for name in names:
             kind = ref[name].kind
@@ -413,9 +417,9 @@ class DriftDetector:
         except ShiftguardError as exc:
             return _untested(f"not tested: {_reason(exc)}")
 
-    def _numeric_tests(self, cur_matrix: np.ndarray, n_rows: int) -> dict[str, _RawTest]:
+    def _numeric_tests(self, cur_columns: Any, n_rows: int) -> dict[str, _RawTest]:
         ref_sorted = self.numeric_sorted_
-        cur_sorted = ks.presort(cur_matrix)
+        cur_sorted = ks.presort(cur_columns)
         n_ref, n_cur = ref_sorted.n_valid, cur_sorted.n_valid
         testable = np.flatnonzero((n_ref > 0) & (n_cur > 0))
         ks_stat = np.full(n_ref.size, np.nan)
@@ -546,7 +550,7 @@ class DriftDetector:
             return None, ()
         from shiftguard.drift.localize import localize_shift
 
-        x = self.design_.complete_numeric(self.reference_, self._rng(3))
+        x = self.reference_complete_
         y = self.design_.complete_numeric(cur, self._rng(4))
         try:
             # "auto" picks the Gaussian conditional model or, for wide, collinear or costly
@@ -634,11 +638,28 @@ def _excluded(ref: Column, cur: Column) -> ExcludedColumn:
     )
 
 
-def _matrix(table: Table, names: Sequence[str]) -> np.ndarray:
-    """The named numeric columns as a matrix: the input array itself when it was one."""
+def _numeric_input(table: Table, names: Sequence[str]) -> np.ndarray | list[np.ndarray]:
+    """The named numeric columns for :func:`~shiftguard.stats.ks.presort`: the input array
+    itself when it was one, else the list of columns (never a stacked copy)."""
     if table.numeric_block is not None and tuple(names) == table.names:
         return table.numeric_block
-    return stack_columns([table[n] for n in names])
+    return [table[n].values for n in names]
+
+
+def _sorted_reference(table: Table, names: Sequence[str], sorted_cols: Any) -> Table:
+    """``table`` with its named numeric columns replaced by views of their sorted copy.
+
+    The fitted reference keeps one copy of its numeric data, not two: every use after
+    ``fit`` is of the distribution (counts, observed values), never of rows, which are all
+    drawn in ``fit`` (the joint test's and the localisation's samples).
+    """
+    position = {n: j for j, n in enumerate(names)}
+    columns = tuple(
+        dataclasses.replace(c, values=sorted_cols.values[:, position[c.name]], raw=None)
+        if c.name in position else c
+        for c in table.columns
+    )
+    return Table(columns=columns, n_rows=table.n_rows)
 
 
 def _col_index(table: Table, name: str) -> int:

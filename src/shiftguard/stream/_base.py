@@ -1,15 +1,21 @@
 """Plumbing every streaming detector shares: input checks, batching and JSON state.
 
 A detector keeps its whole state in a few NumPy arrays (``self._state``) that one numba
-kernel advances over a batch. ``update(x)`` feeds that kernel a batch of one value, so the
-one-by-one and the batched paths run the same arithmetic and give the same alarms. After
-an alarm every detector starts afresh from the next value (river's convention), so the
-alarms of a long stream are the alarms of consecutive independent runs.
+kernel advances over a batch. By default ``update(x)`` feeds that kernel a batch of one
+value. A numba call costs about a microsecond, several times a light detector's own work,
+so those detectors (ADWIN, DDM, EDDM, HDDM-A/W, Page–Hinkley) override ``update`` with a
+plain-Python step that repeats the kernel's arithmetic operation for operation and keeps
+its state in Python floats between calls; ``_sync`` writes that state into ``_state`` and
+``_load`` reads it back, and the base calls them around every use of ``_state``. Either
+path, in any interleaving, gives the same alarms and the same JSON state
+(``tests/stream/test_detectors.py``). After an alarm every detector starts afresh from the
+next value (river's convention), so the alarms of a long stream are the alarms of
+consecutive independent runs.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -38,7 +44,8 @@ class StreamDetector:
     _growing_state: ClassVar[frozenset[str]] = frozenset()
 
     drift_detected: bool
-    n_seen: int
+    #: values fed, as far as ``_state`` knows (see ``_sync``)
+    _n_seen: int
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -48,11 +55,18 @@ class StreamDetector:
         """Forget everything seen so far; the detector is as freshly constructed."""
         self._state = self._initial_state()
         self.drift_detected = False
-        self.n_seen = 0
+        self._n_seen = 0
         # one-value batch and alarm buffers, reused by every update(): no allocation per value
         self._single = (np.empty(1), np.empty(1, dtype=np.int64))
+        self._load()
 
-    def update(self, x: float) -> StreamDetector:
+    @property
+    def n_seen(self) -> int:
+        """Number of values fed since construction or the last :meth:`reset`."""
+        self._sync()
+        return self._n_seen
+
+    def update(self, x: float) -> Self:
         """Feed one value; afterwards ``drift_detected`` tells whether it raised an alarm."""
         value, alarm = self._single
         value[0] = as_stream_value(x, "x", self._support)
@@ -71,15 +85,24 @@ class StreamDetector:
         """
         xs = as_stream_values(xs, "xs", self._support)
         alarms = np.empty(xs.size, dtype=np.int64)
-        return alarms[: self._advance(xs, alarms)].copy()
+        self._sync()
+        n_alarms = self._advance(xs, alarms)
+        self._load()
+        return alarms[:n_alarms].copy()
 
     def _advance(self, xs: np.ndarray, alarms: np.ndarray) -> int:
         """Run the kernel over ``xs``, alarm positions into ``alarms``; returns their number."""
         n_alarms = int(self._process(xs, alarms))
         if xs.size:
             self.drift_detected = bool(n_alarms) and int(alarms[n_alarms - 1]) == xs.size - 1
-        self.n_seen += int(xs.size)
+        self._n_seen += int(xs.size)
         return n_alarms
+
+    def _sync(self) -> None:
+        """Write what the per-value path holds into ``_state`` and ``_n_seen``."""
+
+    def _load(self) -> None:
+        """Set the per-value path up from ``_state``, ``_n_seen`` and ``drift_detected``."""
 
     def _initial_state(self) -> dict[str, np.ndarray]:
         raise NotImplementedError
@@ -93,13 +116,14 @@ class StreamDetector:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready state; :meth:`from_dict` continues the stream identically."""
+        self._sync()
         return {
             "detector": type(self).__name__,
             "version": STATE_VERSION,
             "params": self.get_params(),
             "state": {k: v.tolist() for k, v in self._state.items()},
             "drift_detected": self.drift_detected,
-            "n_seen": self.n_seen,
+            "n_seen": self._n_seen,
         }
 
     @classmethod
@@ -130,7 +154,8 @@ class StreamDetector:
                 raise StateError(f"state fields {sorted(saved)} != {sorted(restored)}")
             detector._state = restored
             detector.drift_detected = bool(state["drift_detected"])
-            detector.n_seen = int(state["n_seen"])
+            detector._n_seen = int(state["n_seen"])
+            detector._load()
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             if isinstance(exc, StateError):
                 raise
@@ -140,6 +165,17 @@ class StreamDetector:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
+
+
+def scalar_value(x: Any, support: str) -> float:
+    """One value for a per-value ``update`` whose inline check (plain floats) did not pass.
+
+    Converts ints, bools and NumPy scalars; raises
+    :class:`~shiftguard.errors.InputError` for anything not in ``support``.
+    """
+    if type(x) is bool:  # e.g. ``y_pred != y_true``, common for error streams
+        return 1.0 if x else 0.0
+    return as_stream_value(x, "x", support)
 
 
 def detector_from_dict(state: dict[str, Any]) -> StreamDetector:

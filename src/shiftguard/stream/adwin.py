@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import struct
+from typing import Self
 
 import numpy as np
 from numba import njit
 
 from shiftguard._validation import check_alpha, check_positive_int
-from shiftguard.stream._base import StreamDetector
+from shiftguard.stream._base import StreamDetector, scalar_value
 
 #: Rows of the exponential histogram: row r holds buckets of 2**r values, so 64 rows
 #: cover any stream a 64-bit counter can count.
@@ -172,6 +174,16 @@ def _adwin_run(xs, totals, counts, s, delta, clock, max_buckets, min_window_leng
     return n_alarms
 
 
+@njit(cache=True)
+def _adwin_tick(packed, totals, counts, s, delta, clock, max_buckets, min_window_length,
+                grace_period):
+    """:func:`_adwin_run` on the per-value path's buffered values, packed as float64
+    bytes (cheaper to build from a list than an array); returns whether they alarmed."""
+    alarms = np.empty(1, dtype=np.int64)
+    return _adwin_run(np.frombuffer(packed, dtype=np.float64), totals, counts, s, delta,
+                      clock, max_buckets, min_window_length, grace_period, alarms) > 0
+
+
 class ADWIN(StreamDetector):
     """ADWIN: adaptive windowing for a change in the mean of a stream.
 
@@ -186,6 +198,8 @@ class ADWIN(StreamDetector):
     (Chan et al.'s pairwise update) instead of per value, equal up to rounding. The alarms
     equal those of a plain value-by-value implementation of river's arithmetic
     (``tests/stream/test_detectors.py``) and river's own on the benchmark streams.
+    ``update`` keeps values in a list until the next clock tick (no alarm can fire in
+    between) and then runs the kernel on them, as ``update_many`` would.
 
     Parameters
     ----------
@@ -250,13 +264,60 @@ class ADWIN(StreamDetector):
     @property
     def width(self) -> int:
         """Number of values in the current window."""
+        self._sync()
         return int(self._state["scalars"][_WIDTH])
 
     @property
     def estimation(self) -> float:
         """Mean of the current window (0 when empty)."""
+        self._sync()
         s = self._state["scalars"]
         return float(s[_TOTAL] / s[_WIDTH]) if s[_WIDTH] else 0.0
+
+    def update(self, x: float) -> Self:
+        """Feed one value; afterwards ``drift_detected`` tells whether it raised an alarm."""
+        # Only a clock tick can alarm, so values wait in a list until the next tick and
+        # then go through the kernel together, as a batch would: one numba call per
+        # ``clock`` values instead of one per value.
+        if type(x) is not float or x - x:  # x - x is NaN for infinities and NaN
+            x = scalar_value(x, self._support)
+        pending = self._pending
+        pending.append(x)
+        if len(pending) == self._act_at:
+            self._on_tick()
+        return self
+
+    def _on_tick(self) -> None:
+        # reached with a tick's worth of values, or with the first value after an alarm
+        pending = self._pending
+        if self.drift_detected:
+            self.drift_detected = False
+            if len(pending) < self.clock:  # the alarm restarted the clock
+                self._act_at = self.clock
+                return
+        packed = struct.pack(f"{len(pending)}d", *pending)
+        self.drift_detected = _adwin_tick(packed, *self._tick_args)
+        self._n_seen += len(pending)
+        pending.clear()
+        self._act_at = 1 if self.drift_detected else self.clock
+
+    def _sync(self) -> None:
+        # pending values stop short of a tick, so they cannot alarm
+        if self._pending:
+            xs = np.array(self._pending)
+            self._advance(xs, np.empty(xs.size, dtype=np.int64))
+            self._load()
+
+    def _load(self) -> None:
+        self._pending: list[float] = []
+        to_tick = self.clock - int(self._state["scalars"][_TICK]) % self.clock
+        self._act_at = 1 if self.drift_detected else to_tick
+        st = self._state
+        self._tick_args = (st["totals"], st["counts"], st["scalars"], *self._params_for_kernel())
+
+    def _params_for_kernel(self) -> tuple[float, float, int, float, float]:
+        return (self.delta, float(self.clock), self.max_buckets, float(self.min_window_length),
+                float(self.grace_period))
 
     def _initial_state(self) -> dict[str, np.ndarray]:
         scalars = np.zeros(9)
@@ -270,7 +331,5 @@ class ADWIN(StreamDetector):
     def _process(self, xs: np.ndarray, alarms: np.ndarray) -> int:
         st = self._state
         return _adwin_run(
-            xs, st["totals"], st["counts"], st["scalars"], self.delta,
-            float(self.clock), self.max_buckets, float(self.min_window_length),
-            float(self.grace_period), alarms,
+            xs, st["totals"], st["counts"], st["scalars"], *self._params_for_kernel(), alarms
         )

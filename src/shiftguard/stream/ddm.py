@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import math
+from math import sqrt
+from typing import Self
 
 import numpy as np
 from numba import njit
 
 from shiftguard._validation import check_positive_int, check_positive_number
 from shiftguard.errors import ParameterError
-from shiftguard.stream._base import BIG, StreamDetector
+from shiftguard.stream._base import BIG, StreamDetector, scalar_value
 
 #: state layout: count, error rate, p_min, s_min, p_min + s_min, warning flag
 FRESH_STATE = (0.0, 0.0, 0.0, 0.0, BIG, 0.0)
-_WARNING = 5
+_FRESH_RUN = FRESH_STATE[:5]
 
 
 @njit(cache=True)
@@ -25,7 +26,7 @@ def _ddm_run(xs, s, warm_start, warning_threshold, drift_threshold, alarms):
         n += 1.0
         p += (xs[i] - p) / n
         if n > warm_start:
-            sd = math.sqrt(p * (1.0 - p) / n)
+            sd = sqrt(p * (1.0 - p) / n)
             if p + sd <= ps_min:
                 p_min, s_min, ps_min = p, sd, p + sd
             warning = 1.0 if p + sd > p_min + warning_threshold * s_min else 0.0
@@ -96,7 +97,53 @@ class DDM(StreamDetector):
     @property
     def warning_detected(self) -> bool:
         """Whether the last value left the detector in the warning zone."""
-        return bool(self._state["s"][_WARNING])
+        # a function of the rest of the state, so the per-value path need not keep it
+        n, p, (p_min, s_min, _) = self._n, self._p, self._minimum
+        if n <= self._warm_start:
+            return False
+        return p + sqrt(p * (1.0 - p) / n) > p_min + self.warning_threshold * s_min
+
+    def update(self, x: float) -> Self:
+        """Feed one value (0 or 1); afterwards ``drift_detected`` tells whether it alarmed."""
+        # _ddm_run's arithmetic, operation for operation, on Python floats
+        if type(x) is not float or (x != 0.0 and x != 1.0):
+            x = scalar_value(x, self._support)
+        n = self._n + 1.0
+        p = self._p
+        p += (x - p) / n
+        self._n = n
+        self._p = p
+        if n <= self._warm_start:
+            # a run restarts after an alarm, so this is where the flag goes down
+            self.drift_detected = False
+            return self
+        sd = sqrt(p * (1.0 - p) / n)
+        ps = p + sd
+        if ps <= self._ps_min:
+            self._set_minimum(p, sd, ps)
+        if ps > self._drift_level:
+            self._n_before_run += int(n)
+            self._set_run(_FRESH_RUN)
+            self.drift_detected = True
+        return self
+
+    def _set_minimum(self, p_min: float, s_min: float, ps_min: float) -> None:
+        self._minimum = (p_min, s_min, ps_min)
+        self._ps_min = ps_min
+        self._drift_level = p_min + self.drift_threshold * s_min
+
+    def _set_run(self, run: tuple[float, ...]) -> None:
+        self._n, self._p, *minimum = run
+        self._set_minimum(*minimum)
+
+    def _sync(self) -> None:
+        self._state["s"][:] = (self._n, self._p, *self._minimum, float(self.warning_detected))
+        self._n_seen = self._n_before_run + int(self._n)
+
+    def _load(self) -> None:
+        self._warm_start = float(self.warm_start)
+        self._set_run(tuple(self._state["s"].tolist()[:5]))
+        self._n_before_run = self._n_seen - int(self._n)
 
     def _initial_state(self) -> dict[str, np.ndarray]:
         return {"s": np.array(FRESH_STATE)}

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import math
+from math import sqrt
+from typing import Self
 
 import numpy as np
 from numba import njit
 
 from shiftguard._validation import check_positive_int, check_positive_number
 from shiftguard.errors import ParameterError
-from shiftguard.stream._base import StreamDetector
+from shiftguard.stream._base import StreamDetector, scalar_value
 
 _N, _LAST_ERROR, _N_ERRORS, _GAP_MEAN, _GAP_M2, _P2S_MAX, _WARNING = range(7)
+#: the state after _N, fresh
+_FRESH_ERRORS = (0.0, 0.0, 0.0, 0.0, -1.0, 0.0)
 
 
 @njit(cache=True)
@@ -36,7 +39,7 @@ def _eddm_run(xs, s, warm_start, warning_level, drift_level, alarms):
         if s[_N] <= warm_start:
             continue
         gap_var = s[_GAP_M2] / (s[_N_ERRORS] - 1.0) if s[_N_ERRORS] > 1.0 else 0.0
-        p2s = s[_GAP_MEAN] + 2.0 * math.sqrt(gap_var)
+        p2s = s[_GAP_MEAN] + 2.0 * sqrt(gap_var)
         if p2s > s[_P2S_MAX]:
             s[_P2S_MAX] = p2s
         elif s[_N_ERRORS] > warm_start:
@@ -107,7 +110,55 @@ class EDDM(StreamDetector):
     @property
     def warning_detected(self) -> bool:
         """Whether the last error left the detector in the warning zone."""
-        return bool(self._state["s"][_WARNING])
+        return bool(self._errors[-1])
+
+    def update(self, x: float) -> Self:
+        """Feed one value (0 or 1); afterwards ``drift_detected`` tells whether it alarmed."""
+        if type(x) is float and x == 0.0:  # most values: only the count moves
+            self._n += 1.0
+            self.drift_detected = False
+            return self
+        if type(x) is not float or x != 1.0:
+            if scalar_value(x, self._support) == 0.0:
+                return self.update(0.0)
+        # an error: _eddm_run's arithmetic, operation for operation, on Python floats
+        n = self._n + 1.0
+        self._n = n
+        last_error, n_errors, gap_mean, gap_m2, p2s_max, warning = self._errors
+        n_errors += 1.0
+        gap = n - last_error
+        old_mean = gap_mean
+        gap_mean += (gap - old_mean) / n_errors
+        gap_m2 += (gap - old_mean) * (gap - gap_mean)
+        if n <= self._warm_start:
+            # a run restarts after an alarm, so this is where the flag goes down
+            self.drift_detected = False
+        else:
+            gap_var = gap_m2 / (n_errors - 1.0) if n_errors > 1.0 else 0.0
+            p2s = gap_mean + 2.0 * sqrt(gap_var)
+            if p2s > p2s_max:
+                p2s_max = p2s
+            elif n_errors > self._warm_start:
+                level = p2s / p2s_max
+                if level < self.beta:
+                    self._n_before_run += int(n)
+                    self._n = 0.0
+                    self._errors = _FRESH_ERRORS
+                    self.drift_detected = True
+                    return self
+                warning = 1.0 if level < self.alpha else 0.0
+        self._errors = (n, n_errors, gap_mean, gap_m2, p2s_max, warning)
+        return self
+
+    def _sync(self) -> None:
+        self._state["s"][:] = (self._n, *self._errors)
+        self._n_seen = self._n_before_run + int(self._n)
+
+    def _load(self) -> None:
+        self._warm_start = float(self.warm_start)
+        self._n, *errors = self._state["s"].tolist()
+        self._errors = tuple(errors)
+        self._n_before_run = self._n_seen - int(self._n)
 
     def _initial_state(self) -> dict[str, np.ndarray]:
         s = np.empty(7)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from math import sqrt
+from typing import Self
 
 import numpy as np
 from numba import njit
 
 from shiftguard._validation import check_alpha
 from shiftguard.errors import ParameterError
-from shiftguard.stream._base import BIG, StreamDetector
+from shiftguard.stream._base import BIG, StreamDetector, scalar_value
 
 # HDDM-A state: counts and means of the whole stream (z) and of the prefixes ending at the
 # cut points that track an increase (lo) and a decrease (hi).
@@ -134,7 +136,60 @@ class HDDMA(StreamDetector):
     @property
     def warning_detected(self) -> bool:
         """Whether the last value left the detector in the warning zone."""
-        return bool(self._state["s"][_A_WARNING])
+        return bool(self._run[_A_WARNING])
+
+    def update(self, x: float) -> Self:
+        """Feed one value in [0, 1]; afterwards ``drift_detected`` tells whether it alarmed."""
+        # _hddm_a_run's arithmetic, operation for operation, on Python floats; the logs of
+        # the confidences are the kernel's, computed once
+        if type(x) is not float or not 0.0 <= x <= 1.0:
+            x = scalar_value(x, self._support)
+        z_n, z_mean, lo_n, lo_mean, hi_n, hi_mean, _ = self._run
+        log_drift, log_2_over_drift, log_2_over_warning = self._logs
+        z_n += 1.0
+        z_mean += (x - z_mean) / z_n
+        if lo_n == 0.0:
+            lo_n, lo_mean = z_n, z_mean
+        if hi_n == 0.0:
+            hi_n, hi_mean = z_n, z_mean
+        eps_z = sqrt(log_drift / (2.0 * z_n))
+        if lo_mean + sqrt(log_drift / (2.0 * lo_n)) >= z_mean + eps_z:
+            lo_n, lo_mean = z_n, z_mean
+        if hi_mean - sqrt(log_drift / (2.0 * hi_n)) <= z_mean - eps_z:
+            hi_n, hi_mean = z_n, z_mean
+        drift = warning = False
+        if lo_n != z_n:
+            rise = z_mean - lo_mean
+            m = (z_n - lo_n) / lo_n / z_n
+            drift = rise >= sqrt(m / 2.0 * log_2_over_drift)
+            warning = not drift and rise >= sqrt(m / 2.0 * log_2_over_warning)
+        if self.two_sided and hi_n != z_n:
+            fall = hi_mean - z_mean
+            m = (z_n - hi_n) / hi_n / z_n
+            if fall >= sqrt(m / 2.0 * log_2_over_drift):
+                drift = True
+            elif fall >= sqrt(m / 2.0 * log_2_over_warning):
+                warning = True
+        self.drift_detected = drift
+        if drift:
+            self._n_before_run += int(z_n)
+            self._run = (0.0,) * 7
+        else:
+            self._run = (z_n, z_mean, lo_n, lo_mean, hi_n, hi_mean, 1.0 if warning else 0.0)
+        return self
+
+    def _sync(self) -> None:
+        self._state["s"][:] = self._run
+        self._n_seen = self._n_before_run + int(self._run[_Z_N])
+
+    def _load(self) -> None:
+        self._logs = (
+            math.log(1.0 / self.drift_confidence),
+            math.log(2.0 / self.drift_confidence),
+            math.log(2.0 / self.warning_confidence),
+        )
+        self._run = tuple(self._state["s"].tolist())
+        self._n_before_run = self._n_seen - int(self._run[_Z_N])
 
     def _initial_state(self) -> dict[str, np.ndarray]:
         return {"s": np.zeros(7)}
@@ -188,6 +243,18 @@ def _weighted_gap_exceeds(w, before, after, confidence):
         return False
     bound = _mcdiarmid(w[before, _IBC] + w[after, _IBC], confidence)
     return w[after, _EWMA] - w[before, _EWMA] > bound
+
+
+_FRESH_SAMPLE = (0.0, 0.0, 1.0)
+_FRESH_CUTS = (BIG, -BIG, 0.0)
+
+
+def _gap_exceeds(before: tuple, after: tuple, log_confidence: float) -> bool:
+    """:func:`_weighted_gap_exceeds` on tuples, with ``log(1 / confidence)`` given."""
+    if before[_INIT] == 0.0 or after[_INIT] == 0.0:
+        return False
+    bound = sqrt((before[_IBC] + after[_IBC]) * log_confidence / 2.0)
+    return after[_EWMA] - before[_EWMA] > bound
 
 
 @njit(cache=True)
@@ -287,7 +354,64 @@ class HDDMW(StreamDetector):
     @property
     def warning_detected(self) -> bool:
         """Whether the last value left the detector in the warning zone."""
-        return bool(self._state["cuts"][_W_WARNING])
+        return bool(self._cuts[_W_WARNING])
+
+    def update(self, x: float) -> Self:
+        """Feed one value in [0, 1]; afterwards ``drift_detected`` tells whether it alarmed."""
+        # _hddm_w_run's arithmetic, operation for operation, on Python floats: a sample is
+        # a tuple (weighted mean, initialised flag, independent-bound sum), and the
+        # constants below are the kernel's subexpressions, computed once
+        if type(x) is not float or not 0.0 <= x <= 1.0:
+            x = scalar_value(x, self._support)
+        self._n_seen += 1
+        total, lo_before, lo_after, hi_before, hi_after = self._samples
+        incr_cut, decr_cut, _ = self._cuts
+        log_drift, log_warning = self._logs
+        total = self._sample_update(total, x)
+        eps = sqrt(total[_IBC] * log_drift / 2.0)
+        if total[_EWMA] + eps < incr_cut:
+            incr_cut = total[_EWMA] + eps
+            lo_before, lo_after = total, _FRESH_SAMPLE
+        else:
+            lo_after = self._sample_update(lo_after, x)
+        drift = _gap_exceeds(lo_before, lo_after, log_drift)
+        warning = not drift and _gap_exceeds(lo_before, lo_after, log_warning)
+        if total[_EWMA] - eps > decr_cut:
+            decr_cut = total[_EWMA] - eps
+            hi_before, hi_after = total, _FRESH_SAMPLE
+        else:
+            hi_after = self._sample_update(hi_after, x)
+        if self.two_sided:
+            if _gap_exceeds(hi_after, hi_before, log_drift):
+                drift = True
+            elif _gap_exceeds(hi_after, hi_before, log_warning):
+                warning = True
+        self.drift_detected = drift
+        if drift:
+            self._samples, self._cuts = [_FRESH_SAMPLE] * 5, _FRESH_CUTS
+        else:
+            self._samples = [total, lo_before, lo_after, hi_before, hi_after]
+            self._cuts = (incr_cut, decr_cut, 1.0 if warning else 0.0)
+        return self
+
+    def _sample_update(self, sample: tuple[float, float, float], x: float) -> tuple:
+        ewma, initialised, ibc = sample
+        lam, keep, lam_squared, keep_squared = self._weights
+        ewma = x if initialised == 0.0 else lam * x + keep * ewma
+        return (ewma, 1.0, lam_squared + keep_squared * ibc)
+
+    def _sync(self) -> None:
+        self._state["samples"][:] = self._samples
+        self._state["cuts"][:] = self._cuts
+
+    def _load(self) -> None:
+        lam = self.lambda_
+        self._weights = (lam, 1.0 - lam, lam * lam, (1.0 - lam) * (1.0 - lam))
+        self._logs = (
+            math.log(1.0 / self.drift_confidence), math.log(1.0 / self.warning_confidence)
+        )
+        self._samples = [tuple(row) for row in self._state["samples"].tolist()]
+        self._cuts = tuple(self._state["cuts"].tolist())
 
     def _initial_state(self) -> dict[str, np.ndarray]:
         samples, cuts = np.empty((5, 3)), np.empty(3)
