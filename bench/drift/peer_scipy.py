@@ -1,48 +1,33 @@
-"""Baselines in the project venv: ``scipy.stats.ks_2samp`` per column, and ``np.sort``.
+"""The shared baseline: one ``scipy.stats.ks_2samp`` per column (``method="auto"``).
 
-scipy's p-values are the reference for p-value equality (``method="auto"``, which is the
-asymptotic distribution at these sizes, as alibi-detect and frouros use). The sort of both
-samples (``np.sort(axis=0)`` of each table) is the floor a cold compare is measured against.
+Run in the project venv and again in a peer's venv (older NumPy/SciPy), so that the effect
+of the versions is seen apart from the library. scipy's p-values are the reference for the
+p-value equality check. Flags: ``p < 0.05`` per column, uncorrected (what a bare loop does).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy
-from _common import ALPHA, best_time, emit, load_table_data, measure_peak_rise, parse_args
+from _common import Side, pvalue_flags
 from scipy.stats import ks_2samp
 
 
-def compare(reference: np.ndarray, current: np.ndarray) -> dict[str, list[float]]:
+def ks_loop(reference: np.ndarray, current: np.ndarray) -> dict[str, list[float]]:
     results = [ks_2samp(reference[:, j], current[:, j]) for j in range(reference.shape[1])]
     return {"statistics": [float(r.statistic) for r in results],
             "pvalues": [float(r.pvalue) for r in results]}
 
 
-def sort_both(reference: np.ndarray, current: np.ndarray) -> None:
-    np.sort(reference, axis=0)
-    np.sort(current, axis=0)
+def summary(result: dict[str, Any]) -> dict[str, Any]:
+    flags = pvalue_flags(result["pvalues"])
+    return {**result, "flags": flags, "drifted": any(flags)}
 
 
-def verdict(out: dict[str, list[float]]) -> dict[str, object]:
-    return {**out, "flags": [p < ALPHA for p in out["pvalues"]]}
+SIDES = {"ks_loop": Side(fit=lambda reference: reference, compare=ks_loop, summary=summary)}
 
 
-def main() -> None:
-    task, data_dir = parse_args()
-    data = load_table_data(data_dir)
-    ref, shifted = data["reference"], data["shifted"]
-    if task == "memory":
-        emit({"library": "scipy", "memory": measure_peak_rise(compare, ref, shifted)})
-        return
-    emit({
-        "library": "scipy", "version": scipy.__version__,
-        "compare": best_time(lambda: compare(ref, shifted)),
-        "sort_both": best_time(lambda: sort_both(ref, shifted)),
-        "null": verdict(compare(ref, data["null"])),
-        "shifted": verdict(compare(ref, shifted)),
-    })
-
-
-if __name__ == "__main__":
-    main()
+def versions() -> dict[str, str]:
+    return {"numpy": np.__version__, "scipy": scipy.__version__}

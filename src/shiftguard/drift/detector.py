@@ -481,7 +481,7 @@ class DriftDetector:
         # in the common ones; their p-value is by permutation whenever a cell stays sparse.
         r, c = (column_tests.pool_rare(ref_counts, cur_counts) if test in ("chi2", "g")
                 else (ref_counts, cur_counts))
-        rng = self._rng(1000 + _col_index(self.reference_, ref.name))
+        rng = self._rng(1000 + self.reference_.position(ref.name))
         res = column_tests.run_categorical(test, r, c, self._family_permutations(), rng, ref.name)
         ref_share = ref_counts / ref_counts.sum()
         cur_share = cur_counts / cur_counts.sum()
@@ -503,7 +503,7 @@ class DriftDetector:
         from shiftguard.drift.text import text_drift_test, text_profile
 
         test = self._test_of_[ref.name]
-        index = _col_index(self.reference_, ref.name)
+        index = self.reference_.position(ref.name)
         ref_texts, cur_texts = list(ref.observed()), list(cur.observed())
         res = text_drift_test(ref_texts, cur_texts, method=test,
                               n_permutations=self.n_permutations, seed=self._rng(2000 + index))
@@ -660,9 +660,3 @@ def _sorted_reference(table: Table, names: Sequence[str], sorted_cols: Any) -> T
         for c in table.columns
     )
     return Table(columns=columns, n_rows=table.n_rows)
-
-
-def _col_index(table: Table, name: str) -> int:
-    return table.names.index(name)
-
-

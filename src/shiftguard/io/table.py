@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -87,19 +88,33 @@ class Table:
     n_rows: int
     numeric_block: np.ndarray | None = None
 
-    @property
+    # Computed once per table (cached in the instance dict, which a frozen dataclass
+    # allows): wide tables look columns up by name tens of thousands of times.
+    @functools.cached_property
     def names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, Column]:
+        return {c.name: c for c in self.columns}
+
+    @functools.cached_property
+    def _positions(self) -> dict[str, int]:
+        return {c.name: j for j, c in enumerate(self.columns)}
 
     @property
     def kinds(self) -> dict[str, str]:
         return {c.name: c.kind for c in self.columns}
 
+    def position(self, name: str) -> int:
+        """Position of the column ``name`` (``KeyError`` if there is none)."""
+        return self._positions[name]
+
     def __getitem__(self, name: str) -> Column:
-        for c in self.columns:
-            if c.name == name:
-                return c
-        raise KeyError(name)
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(name) from None
 
 
 @dataclasses.dataclass(frozen=True)
