@@ -1,9 +1,10 @@
-"""Command-line interface: ``shiftguard compare REFERENCE CURRENT``.
+"""Command-line interface: ``shiftguard compare REFERENCE CURRENT`` and
+``shiftguard outliers REFERENCE NEW``.
 
-Exit status -- 1 means drift and nothing else:
+Exit status -- 1 means drift (``outliers``: a flagged row) and nothing else:
 
-- 0: nothing drifted;
-- 1: drift found;
+- 0: nothing drifted (no row flagged);
+- 1: drift found (some row flagged);
 - 2: usage or input error (bad flag, unreadable file, bad column...): one line on stderr,
   ``shiftguard: error: ...``, no traceback;
 - 3: internal error (a bug in shiftguard or a library under it): one line naming the
@@ -98,8 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("reference", help="reference table: .csv .tsv .jsonl (also compressed: .gz "
                                      ".bz2 .zst), .parquet, .arrow/.feather")
     p.add_argument("current", help="current table, same columns")
-    p.add_argument("--report", metavar="HTML", help="write a self-contained HTML report here")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="stdout format")
+    _add_output_flags(p)
     p.add_argument("--alpha", type=float, default=0.05, help="FWER (or FDR) level [0.05]")
     p.add_argument("--min-effect", type=float, default=None, metavar="DELTA",
                    help="flag a column only when it changed by more than DELTA (KS distance "
@@ -107,35 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--correction", default="holm",
                    help="bonferroni, holm (default), hochberg, bh or by")
 
-    select = p.add_argument_group(
-        "columns", "Each --columns/--exclude names ONE column, taken verbatim (a comma is "
-        "part of the name); repeat the flag for several. --columns-list/--exclude-list "
-        "take a comma-separated list instead. Default: every column.")
-    select.add_argument("--columns", action="append", metavar="NAME",
-                        help="compare this column (repeatable)")
-    select.add_argument("--columns-list", action="extend", type=_name_list, dest="columns",
-                        metavar="A,B,...", help="compare these comma-separated columns")
-    select.add_argument("--exclude", action="append", metavar="NAME",
-                        help="leave this column out (repeatable)")
-    select.add_argument("--exclude-list", action="extend", type=_name_list, dest="exclude",
-                        metavar="A,B,...", help="leave these comma-separated columns out")
-    select.add_argument("--kind", action="append", default=[], metavar="COL=KIND",
-                        help="override a column's inferred kind, e.g. zip=categorical; repeatable")
-
-    reading = p.add_argument_group("reading files")
-    reading.add_argument("--encoding", metavar="CODEC",
-                         help="text encoding of CSV/TSV/JSON Lines files, any Python codec "
-                              "name (latin-1, cp1252, utf-16...) [utf-8]")
-    reading.add_argument("--delimiter", type=_delimiter, metavar="CHAR",
-                         help="field delimiter of CSV files, one character; '\\t' or 'tab' "
-                              "for a tab [detected]")
-    reading.add_argument("--missing-values", action="append", default=[], metavar="TOKEN",
-                         help="a cell text that means missing, in addition to the default "
-                              "tokens; repeatable; write --missing-values=-999 for a token "
-                              "starting with '-'")
-    reading.add_argument("--no-missing-values", action="store_true",
-                         help="switch the default missing-value tokens off (only the "
-                              "--missing-values given, if any, mean missing)")
+    _add_column_flags(p, "compare")
+    _add_reading_flags(p)
 
     tests = p.add_argument_group("tests")
     tests.add_argument("--test", action="append", default=[], metavar="COL=TEST",
@@ -149,10 +122,107 @@ def _parser() -> argparse.ArgumentParser:
                        help="skip feature-shift localisation")
     tests.add_argument("--permutations", type=int, default=1000, help="permutations [1000]")
     tests.add_argument("--seed", type=int, default=0, help="seed of all random choices [0]")
-    p.add_argument("--debug", action="store_true",
-                   help="on an error, print the full traceback (for bug reports)")
     p.set_defaults(run=_compare)
+    _add_outliers_parser(sub)
     return parser
+
+
+def _add_outliers_parser(sub: Any) -> None:
+    from shiftguard.ood.tables import DEFAULT_FDR, DETECTORS
+
+    p = sub.add_parser(
+        "outliers",
+        help="flag the rows of a new table that are unlike a reference table",
+        description=(
+            "Fit an outlier detector on part of the reference, calibrate it on the rest "
+            "(conformal p-values) and flag new rows at a per-row false-positive rate "
+            f"(--alpha) or a false discovery rate (--fdr; the default, at {DEFAULT_FDR:g}). "
+            "Numeric columns are scored (missing values set to the reference median), "
+            "categorical ones one-hot encoded; datetime, text and identifier columns are "
+            "left out with a note. Exit 0: no row flagged; 1: some flagged; 2: usage or "
+            "input error; 3: internal error."
+        ),
+    )
+    p.add_argument("reference", help="reference (in-distribution) table: .csv .tsv .jsonl "
+                                     "(also compressed), .parquet, .arrow/.feather")
+    p.add_argument("new", help="new table to check row by row, same columns")
+    _add_output_flags(p)
+    p.add_argument("--detector", choices=DETECTORS, default="ecod",
+                   help="ecod (default: nothing to tune, explains scores by feature), copod, "
+                        "mahalanobis (also explains), knn, eif (extended isolation forest), "
+                        "iforest")
+    level = p.add_mutually_exclusive_group()
+    level.add_argument("--alpha", type=float, metavar="A",
+                       help="flag each row whose p-value is <= A: an inlier is flagged with "
+                            "probability <= A")
+    level.add_argument("--fdr", type=float, metavar="Q",
+                       help="Benjamini-Hochberg across the new rows: on average at most a "
+                            f"share Q of the flagged rows are inliers [{DEFAULT_FDR:g}]")
+    p.add_argument("--calibration-size", type=_share_or_count, default=0.3, metavar="S",
+                   help="share (0-1) or number of reference rows held out to calibrate [0.3]")
+    p.add_argument("--conditional", action="store_true",
+                   help="calibration-conditional p-values: the guarantee holds given the "
+                        "calibration set except with probability 0.1 (fewer flags)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the reference split [0]")
+    p.add_argument("--top-features", type=int, default=3, metavar="N",
+                   help="features listed per flagged row (ecod, copod, mahalanobis) [3]")
+    _add_column_flags(p, "score")
+    _add_reading_flags(p)
+    p.set_defaults(run=_outliers)
+
+
+def _add_output_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--report", metavar="HTML", help="write a self-contained HTML report here")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="stdout format")
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error, print the full traceback (for bug reports)")
+
+
+def _share_or_count(text: str) -> float | int:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects a share or a row count, got {text!r}") \
+            from None
+
+
+def _add_column_flags(parser: argparse.ArgumentParser, verb: str) -> None:
+    select = parser.add_argument_group(
+        "columns", "Each --columns/--exclude names ONE column, taken verbatim (a comma is "
+        "part of the name); repeat the flag for several. --columns-list/--exclude-list "
+        "take a comma-separated list instead. Default: every column.")
+    select.add_argument("--columns", action="append", metavar="NAME",
+                        help=f"{verb} this column (repeatable)")
+    select.add_argument("--columns-list", action="extend", type=_name_list, dest="columns",
+                        metavar="A,B,...", help=f"{verb} these comma-separated columns")
+    select.add_argument("--exclude", action="append", metavar="NAME",
+                        help="leave this column out (repeatable)")
+    select.add_argument("--exclude-list", action="extend", type=_name_list, dest="exclude",
+                        metavar="A,B,...", help="leave these comma-separated columns out")
+    select.add_argument("--kind", action="append", default=[], metavar="COL=KIND",
+                        help="override a column's inferred kind, e.g. zip=categorical; repeatable")
+
+
+def _add_reading_flags(parser: argparse.ArgumentParser) -> None:
+    reading = parser.add_argument_group("reading files")
+    reading.add_argument("--encoding", metavar="CODEC",
+                         help="text encoding of CSV/TSV/JSON Lines files, any Python codec "
+                              "name (latin-1, cp1252, utf-16...) [utf-8]")
+    reading.add_argument("--delimiter", type=_delimiter, metavar="CHAR",
+                         help="field delimiter of CSV files, one character; '\\t' or 'tab' "
+                              "for a tab [detected]")
+    reading.add_argument("--missing-values", action="append", default=[], metavar="TOKEN",
+                         help="a cell text that means missing, in addition to the default "
+                              "tokens; repeatable; write --missing-values=-999 for a token "
+                              "starting with '-'")
+    reading.add_argument("--no-missing-values", action="store_true",
+                         help="switch the default missing-value tokens off (only the "
+                              "--missing-values given, if any, mean missing)")
 
 
 def _name_list(text: str) -> list[str]:
@@ -208,13 +278,28 @@ def _read(path: str, label: str, options: dict[str, Any]) -> Any:
     return table
 
 
-def _compare(args: argparse.Namespace) -> int:
+def _check_report_target(args: argparse.Namespace) -> None:
+    """Refuse an unwritable ``--report`` path before the work, which can take minutes."""
     if args.report:
-        # Checked before the comparison, which can take minutes on a large table.
         target = Path(args.report)
         if target.is_dir() or not target.parent.is_dir():
             problem = "it is a directory" if target.is_dir() else "no such directory"
             raise ParameterError(f"--report: cannot write {target}: {problem}")
+
+
+def _write_report(write: Any, report: Any, args: argparse.Namespace, names: dict[str, str]) -> None:
+    """Write the HTML report when ``--report`` asks; a failed write is an input error."""
+    if not args.report:
+        return
+    try:
+        write(report, args.report, **names)
+    except OSError as exc:
+        raise ParameterError(f"--report: cannot write {args.report}: "
+                             f"{exc.strerror or exc}") from None
+
+
+def _compare(args: argparse.Namespace) -> int:
+    _check_report_target(args)
     kinds, tests = _pairs(args.kind, "--kind"), _pairs(args.test, "--test")
     options = _read_options(args)
 
@@ -232,18 +317,36 @@ def _compare(args: argparse.Namespace) -> int:
     # sorted them, and the current's once compare returns (peak memory about 2x the data).
     detector.fit(_read(args.reference, "reference", options))
     report = detector.compare(_read(args.current, "current", options))
-    if args.report:
-        from shiftguard.report import write_html
+    from shiftguard.report import write_html
 
-        try:
-            write_html(report, args.report, reference_name=args.reference,
-                       current_name=args.current)
-        except OSError as exc:
-            raise ParameterError(f"--report: cannot write {args.report}: "
-                                 f"{exc.strerror or exc}") from None
+    _write_report(write_html, report, args,
+                  {"reference_name": args.reference, "current_name": args.current})
     _emit(json.dumps(report.to_dict(), indent=2) if args.format == "json"
           else format_text(report))
     return EXIT_DRIFT if report.drifted else EXIT_OK
+
+
+def _outliers(args: argparse.Namespace) -> int:
+    _check_report_target(args)
+    options = _read_options(args)
+    options.update(columns=args.columns, exclude=args.exclude or (),
+                   kinds=_pairs(args.kind, "--kind") or None)
+
+    from shiftguard.ood.tables import outliers
+
+    report = outliers(
+        _read(args.reference, "reference", options), _read(args.new, "new", options),
+        detector=args.detector, alpha=args.alpha, fdr=args.fdr,
+        calibration_size=args.calibration_size, conditional=args.conditional, seed=args.seed,
+        top_features=args.top_features,
+    )
+    from shiftguard.report.outliers import write_outlier_html
+
+    _write_report(write_outlier_html, report, args,
+                  {"reference_name": args.reference, "new_name": args.new})
+    _emit(json.dumps(report.to_dict(), indent=2) if args.format == "json"
+          else format_outliers_text(report))
+    return EXIT_DRIFT if report.outliers_found else EXIT_OK
 
 
 def _emit(text: str) -> None:
@@ -308,6 +411,40 @@ def format_text(report: Any) -> str:
         f"{'DRIFT' if report.drifted else 'NO DRIFT'}: {n_drift} of {len(report.columns)} columns"
         f" {what} (alpha {report.alpha:g}, {report.correction} correction; "
         f"reference {report.n_reference} rows, current {report.n_current} rows)"
+    )
+    return "\n".join(lines)
+
+
+#: Flagged rows listed by the text output; JSON lists them all.
+_MAX_TEXT_ROWS = 50
+
+
+def format_outliers_text(report: Any) -> str:
+    """Human-readable summary of an :class:`~shiftguard.ood.tables.OutlierReport`."""
+    rows = [("row", "score", "p", "top features (value; contribution)")]
+    for r in report.flagged[:_MAX_TEXT_ROWS]:
+        features = ", ".join(f"{f.name}={f.value:.4g} ({f.contribution:+.3g})"
+                             for f in r.top_features) or "-"
+        rows.append((str(r.row), f"{r.score:.4g}", f"{r.pvalue:.3g}", features))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = ["  ".join([*(v.ljust(w) for v, w in zip(r[:3], widths, strict=True)), r[3]])
+             .rstrip() for r in rows] if report.flagged else []
+    if report.n_flagged > _MAX_TEXT_ROWS:
+        lines.append(f"... {report.n_flagged - _MAX_TEXT_ROWS} more flagged rows "
+                     "(--format json or --report lists all)")
+    lines.extend(f"excluded: {e.name!r} ({e.kind}): {e.reason}" for e in report.excluded)
+    lines.extend(f"note: {note}" for note in report.notes)
+    rule = (f"p-value <= {report.threshold_pvalue:.3g}, i.e. score > {report.score_cutoff:.4g}"
+            if report.outliers_found or report.method == "threshold"
+            else "no p-value passed the Benjamini-Hochberg cut")
+    lines.append(f"rule: {rule}. {report.guarantee()}")
+    level = (f"alpha {report.alpha:g}" if report.method == "threshold"
+             else f"FDR {report.fdr:g}")
+    lines.append(
+        f"{'OUTLIERS' if report.outliers_found else 'NO OUTLIERS'}: {report.n_flagged} of "
+        f"{report.n_new} new rows flagged ({report.detector}, {level}, "
+        f"{len(report.features)} features; reference {report.n_reference} rows: "
+        f"{report.n_train} to fit, {report.n_calibration} to calibrate)"
     )
     return "\n".join(lines)
 

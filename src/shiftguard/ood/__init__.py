@@ -9,7 +9,8 @@ two density models (:class:`DensityRatioDetector`). :class:`OutlierDetector` tur
 them into decisions with a stated error rate: conformal p-values from a held-out
 calibration set, then a per-row level (false-positive rate <= alpha) or Benjamini-Hochberg
 / Storey across a batch (FDR <= q). :mod:`~shiftguard.ood.metrics` gives AUROC, AUPR and
-FPR at 95% TPR with bootstrap intervals.
+FPR at 95% TPR with bootstrap intervals. :func:`outliers` does it all for two tables (the
+``shiftguard outliers`` command).
 """
 
 from shiftguard.ood.calibrate import (
@@ -36,10 +37,24 @@ from shiftguard.ood.likelihood import DensityRatioDetector, likelihood_ratio_sco
 from shiftguard.ood.logits import energy_score, max_logit_score, max_softmax_score
 from shiftguard.ood.mahalanobis import Mahalanobis
 from shiftguard.ood.metrics import MetricResult, aupr, auroc, fpr_at_tpr
+from shiftguard.ood.tables import (
+    DETECTORS,
+    FeatureContribution,
+    FlaggedRow,
+    OutlierReport,
+    make_detector,
+    outliers,
+)
 from shiftguard.ood.wdiscood import WDiscOOD
 
 __all__ = [
     "COPOD",
+    "DETECTORS",
+    "FeatureContribution",
+    "FlaggedRow",
+    "OutlierReport",
+    "make_detector",
+    "outliers",
     "ConjNorm",
     "DensityRatioDetector",
     "ECOD",

@@ -373,7 +373,7 @@ class OutlierDetector:
         if labels is not None and labels.shape != (X.shape[0],):
             raise InputError(f"has shape {labels.shape}, expected ({X.shape[0]},)", "y")
         if X_calibration is None:
-            train, calibration = self._split(X.shape[0])
+            train, calibration = self.split_indices(X.shape[0])
             X_train, X_cal = X[train], X[calibration]
             y_train = None if labels is None else labels[train]
         else:
@@ -437,8 +437,9 @@ class OutlierDetector:
         check_choice(self.fdr_method, "fdr_method", FDR_METHODS)
         return check_alpha(self.fdr, "fdr")
 
-    def _split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Seeded row indices of the training and the calibration part."""
+    def split_indices(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Seeded row indices of the training and the calibration part of ``n`` rows, as
+        :meth:`fit` splits them (``calibration_size`` and ``seed``)."""
         size = self.calibration_size
         if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
             n_cal = int(size)

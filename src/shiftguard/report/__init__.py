@@ -1,5 +1,7 @@
-"""Reports a person reads: one self-contained HTML file per drift comparison."""
+"""Reports a person reads: one self-contained HTML file per drift comparison or outlier
+check."""
 
 from shiftguard.report.html import render_html, write_html
+from shiftguard.report.outliers import render_outlier_html, write_outlier_html
 
-__all__ = ["render_html", "write_html"]
+__all__ = ["render_html", "render_outlier_html", "write_html", "write_outlier_html"]
