@@ -252,15 +252,22 @@ def write_html(
     ParameterError
         If the directory of ``path`` does not exist or ``path`` is a directory.
     """
+    target = writable_target(path)
+    page = render_html(report, title=title, reference_name=reference_name,
+                       current_name=current_name)
+    target.write_text(page, encoding="utf-8")
+    return target
+
+
+def writable_target(path: str | Path) -> Path:
+    """``path`` as a file a report can be written to, or a ``ParameterError`` saying why
+    not (a directory, or in a directory that does not exist)."""
     target = Path(path)
     if target.is_dir():
         raise ParameterError(f"path {str(target)!r} is a directory; give a file name")
     if not target.parent.is_dir():
         raise ParameterError(f"path {str(target)!r}: directory {str(target.parent)!r} "
                              "does not exist")
-    page = render_html(report, title=title, reference_name=reference_name,
-                       current_name=current_name)
-    target.write_text(page, encoding="utf-8")
     return target
 
 

@@ -31,7 +31,7 @@ from shiftguard.report.charts import (
     scale,
     span,
 )
-from shiftguard.report.html import _CSS, _JS
+from shiftguard.report.html import _CSS, _JS, writable_target
 
 if TYPE_CHECKING:
     from shiftguard.ood.tables import OutlierReport
@@ -121,10 +121,7 @@ def write_outlier_html(
     ParameterError
         If the directory of ``path`` does not exist or ``path`` is a directory.
     """
-    target = Path(path)
-    if target.is_dir() or not target.parent.is_dir():
-        problem = "is a directory" if target.is_dir() else "is in a directory that does not exist"
-        raise ParameterError(f"path {str(target)!r} {problem}")
+    target = writable_target(path)
     page = render_outlier_html(report, title=title, reference_name=reference_name,
                                new_name=new_name)
     target.write_text(page, encoding="utf-8")
