@@ -11,8 +11,11 @@ $(BIN)/python:
 
 .PHONY: install-dev install-demo browser demo test lint
 
+# torch first and alone, pinned: pip then keeps this CPU wheel for the text extra instead
+# of resolving a multi-GB CUDA build.
 install-dev: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev,text]'
 
 install-demo: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[demo]'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -244,3 +245,28 @@ def as_sampling_probabilities(x: Any, name: str) -> np.ndarray:
             f"probabilities must lie in (0, 1]; position {i} holds {arr[i]!r}", name
         )
     return arr
+
+
+def as_texts(texts: Any, name: str, min_count: int) -> list[str]:
+    """``texts`` as a list of ``str``, else an :class:`InputError` naming the first bad item."""
+    if isinstance(texts, str):
+        raise InputError("expected a sequence of texts, got one string", name)
+    try:
+        items = list(texts)
+    except TypeError:
+        raise InputError(f"expected a sequence of texts, got {type(texts).__name__}",
+                         name) from None
+    is_text = np.fromiter(map(isinstance, items, itertools.repeat(str)), dtype=bool,
+                          count=len(items))
+    if not is_text.all():
+        first = int(np.argmin(is_text))
+        item = items[first]
+        raise InputError(
+            f"item {first} is {type(item).__name__} ({item!r:.40}), not str "
+            f"({int(is_text.size - is_text.sum())} of {is_text.size} items are not); drop "
+            "or fill missing texts first", name
+        )
+    if len(items) < min_count:
+        raise InputError(f"needs at least {min_count} text{'s' * (min_count > 1)}, got "
+                         f"{len(items)}", name)
+    return items

