@@ -10,7 +10,6 @@ rows at every ``decision_function`` call (6.7 s for one row against 1,000,000 x 
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from typing import Any, Self
 
@@ -51,18 +50,11 @@ class _EmpiricalTailDetector:
             ECDF including itself (PyOD's ``decision_scores_``). They are not exchangeable
             with scores of new rows: calibrate on rows held out of ``fit``.
         """
-        from scipy.stats import skew
-
         check_choice(self.rule, "rule", RULES)
         X = check_features(X, "X")
         n, d = X.shape
-        with warnings.catch_warnings():
-            # SciPy warns of precision loss on a constant column and returns NaN there,
-            # taken as skewness 0 (as PyOD does).
-            warnings.simplefilter("ignore", RuntimeWarning)
-            skewness = skew(X, axis=0)
         # Set before the training rows are scored, which use it.
-        self.skew_sign_ = np.sign(np.nan_to_num(skewness))
+        self.skew_sign_ = _skewness_sign(X)
         sorted_columns = np.empty((d, n))
         train = _Accumulator(self, n)
         for j in range(d):
@@ -345,3 +337,21 @@ class COPOD(_EmpiricalTailDetector):
     def _feature_terms(left: np.ndarray, right: np.ndarray, w_left: np.ndarray,
                        w_right: np.ndarray) -> np.ndarray:
         return np.maximum(w_left * left + w_right * right, (left + right) / 2.0)
+
+
+def _skewness_sign(X: np.ndarray) -> np.ndarray:
+    """Sign of each column's sample skewness, 0 for a (numerically) constant column.
+
+    The same floating-point operations as ``scipy.stats.skew(X, axis=0)`` (PyOD's call), so
+    the sign agrees bit for bit even where the skewness is near 0, without SciPy's
+    argument-handling copies and second pass (1.7 of 2.6 s of ``fit`` on 10^6 x 20).
+    """
+    mean = X.mean(axis=0, keepdims=True)
+    centred = X - mean
+    m2 = (centred**2).mean(axis=0)
+    cubed = centred**2
+    cubed *= centred
+    m3 = cubed.mean(axis=0)
+    with np.errstate(all="ignore"):
+        constant = m2 <= (np.finfo(np.float64).eps * mean[0]) ** 2
+        return np.where(constant, 0.0, np.sign(m3 / m2**1.5))
