@@ -5,10 +5,13 @@ Run from the repository root with the project venv, under the shared benchmark l
     flock /tmp/shiftguard-bench.lock .venv/bin/python bench/ood/run.py
 
 PyOD runs in its own venv ``bench/.venvs/pyod`` (created here when missing, pinned
-below, the same numpy / scipy / scikit-learn / numba versions as the project venv). Each
-side is one long-lived worker process (``worker.py``) with the same thread settings
-(``--threads``); requests alternate between the two sides, the order flipping every
-time, and the 1-minute load average is read before each request.
+below, the same numpy / scipy / scikit-learn / numba versions as the project venv), and
+``nonconform`` (conformal p-values and BH around PyOD detectors; every release needs
+Python >= 3.12) in ``bench/.venvs/nonconform``, built with ``NONCONFORM_PYTHON``
+(``--nonconform-python``), with the same pins plus ``nonconform``. Each side is one
+long-lived worker process (``worker.py``) with the same thread settings (``--threads``);
+requests rotate between the sides, the order changing every time, and the 1-minute load
+average is read before each request.
 
 Novelty protocol per table and seed: the inliers are shuffled; half trains the detector,
 a further ``CAL_SHARE`` of the inliers calibrates (ours: conformal p-values, then BH at
@@ -16,13 +19,16 @@ q = 0.1), the remaining inliers plus all anomalies are scored. Large tables are 
 (``--max-train``, ``--max-cal``, ``--max-test-inliers``, ``--max-anomalies``, random rows)
 so that PyOD's LOF / kNN / MCD finish within the time budget. PyOD decides by its
 contamination rule (``contamination=0.1``, ``predict``: score above the 90% quantile of
-the training scores). Same bytes on both sides: the splits are saved under
-``bench/out/ood/splits``. ``nonconform`` needs Python >= 3.12 and is left out (checked
-with ``pip download nonconform`` on this machine's Python 3.11).
+the training scores). nonconform fits PyOD's model on the same training rows and
+calibrates on the same calibration rows (its detached ``Split`` workflow), then ``select``
+at q = 0.1 (its p-values and BH); its p-values are checked against ours computed from its
+own calibration and test scores. Same bytes on every side: the splits are saved under
+``bench/out/ood/splits``.
 
 Speed: 1,000,000 x 20 Gaussian rows, fit + scoring 1,000 new rows (ECOD, COPOD, IForest;
-our EIF), and kNN (k=5) at 100,000 x 32 fit + scoring ``--knn-queries`` rows, in
-``--rounds`` interleaved rounds (median and range).
+our EIF; nonconform's IForest through its integrated ``fit``, 80% train / 20% calibration,
+then ``select`` on the new rows), and kNN (k=5) at 100,000 x 32 fit + scoring
+``--knn-queries`` rows, in ``--rounds`` interleaved rounds (median and range).
 
 Writes ``bench/out/ood/results.json`` and ``bench/out/ood/results.md``.
 """
@@ -49,15 +55,20 @@ DATA = ROOT.parent / "shared" / "data" / "adbench"
 PYOD_VENV = ROOT / "bench" / ".venvs" / "pyod"
 PYOD_PINS = ["pyod==3.6.7", "numpy==2.4.6", "scipy==1.17.1", "scikit-learn==1.9.1",
              "numba==0.68.1"]
+NONCONFORM_VENV = ROOT / "bench" / ".venvs" / "nonconform"
+NONCONFORM_PYTHON = "/root/.pyenv/versions/3.12.1/bin/python3.12"
+NONCONFORM_PINS = ["nonconform==2.0.0", *PYOD_PINS]
 SHARED = ("knn", "ecod", "copod", "iforest", "lof", "mahalanobis")
+NONCONFORM_DETS = ("ecod", "iforest", "knn")
 CAL_SHARE = 0.2
+FDR_Q = 0.1
 
 
-def ensure_pyod_venv() -> Path:
-    py = PYOD_VENV / "bin" / "python"
+def ensure_venv(venv: Path, base_python: str, pins: list[str]) -> Path:
+    py = venv / "bin" / "python"
     if not py.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(PYOD_VENV)], check=True)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", *PYOD_PINS], check=True)
+        subprocess.run([base_python, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", *pins], check=True)
     return py
 
 
@@ -126,7 +137,8 @@ def quality(workers: dict, args) -> list[dict]:
         for seed in range(args.seeds):
             split = make_split(path, seed, args)
             y = np.load(split)["y_test"]
-            order = ["ours", "pyod"] if turn % 2 == 0 else ["pyod", "ours"]
+            sides = list(workers)
+            order = sides[turn % len(sides):] + sides[:turn % len(sides)]
             turn += 1
             rec = {"table": path.stem, "seed": seed, "n_test": int(len(y)),
                    "n_anom": int(y.sum()), "n_train": int(np.load(split)["X_train"].shape[0])}
@@ -155,6 +167,8 @@ def quality(workers: dict, args) -> list[dict]:
                     # PyOD's IForest score is sklearn's offset decision; compare up to shift
                     diff = (a - a.mean()) - (b - b.mean()) if det == "iforest" else a - b
                     rec[f"maxdiff/{det}"] = float(np.max(np.abs(diff)))
+            if "nonconform" in workers:
+                rec.update(compare_nonconform(path.stem, seed, s_o))
             if seed == 0:
                 single = OUT / "scores" / f"{path.stem}_s0_pyod_single.npz"
                 workers["pyod"].ask(op="single", split=str(split), out=str(single),
@@ -168,6 +182,26 @@ def quality(workers: dict, args) -> list[dict]:
             rows.append(rec)
             print(f"{path.stem} seed {seed}: done", file=sys.stderr, flush=True)
     return rows
+
+
+def compare_nonconform(table: str, seed: int, s_o) -> dict:
+    """nonconform's p-values vs ours on its own calibration and test scores, and its BH
+    decisions vs ours on the same p-values; for IForest (the same scikit-learn forest on
+    both sides, up to PyOD's constant offset) also vs our side's own decisions."""
+    from shiftguard.ood.calibrate import benjamini_hochberg, conformal_pvalues
+
+    s_n = np.load(OUT / "scores" / f"{table}_s{seed}_nonconform.npz")
+    rec = {}
+    for det in NONCONFORM_DETS:
+        if f"{det}_p" not in s_n:
+            continue
+        p = conformal_pvalues(s_n[f"{det}_cal"], s_n[f"{det}_test"])
+        rec[f"nc_pdiff/{det}"] = float(np.max(np.abs(p - s_n[f"{det}_p"])))
+        rec[f"nc_flagdiff/{det}"] = int(np.sum(benjamini_hochberg(p, FDR_Q)
+                                               != s_n[f"{det}_flag"]))
+        rec[f"nc_vs_ours_flagdiff/{det}"] = int(np.sum(s_o[f"{det}_flag"].astype(bool)
+                                                       != s_n[f"{det}_flag"]))
+    return rec
 
 
 def make_speed_data() -> dict[str, Path]:
@@ -190,9 +224,11 @@ def speed(workers: dict, args) -> list[dict]:
     out = []
     for data, det, m in tasks:
         sides = ["ours", "pyod"] if det != "eif" else ["ours"]
+        if det == "iforest" and "nonconform" in workers:
+            sides.append("nonconform")
         runs: dict[str, list] = {s: [] for s in sides}
         for r in range(args.rounds):
-            for side in (sides if r % 2 == 0 else sides[::-1]):
+            for side in sides[r % len(sides):] + sides[:r % len(sides)]:
                 before = load1()
                 ans = workers[side].ask(op="speed", data=str(paths[data]), detector=det,
                                         n_query=m)
@@ -205,7 +241,9 @@ def speed(workers: dict, args) -> list[dict]:
 
 def summarise(res: dict) -> str:
     lines = [f"Run {res['date']}, threads {res['threads']}, seeds 0..{res['seeds'] - 1}; "
-             f"versions ours {res['versions']['ours']}, pyod {res['versions']['pyod']}.", ""]
+             "versions " + "; ".join(f"{k}: " + ", ".join(f"{lib} {ver}" for lib, ver in v.items())
+                                     for k, v in res["versions"].items()) + ".",
+             ""]
     q = res["quality"]
     tables = list(dict.fromkeys(r["table"] for r in q))
     dets = SHARED + ("eif",)
@@ -240,20 +278,40 @@ def summarise(res: dict) -> str:
     lines += ["", f"Best single column per table: ours {wins['ours']}, PyOD {wins['pyod']}.",
               "Same detector, ours vs PyOD (|diff| < 0.005 = tie): " + "; ".join(
                   f"{d} {w['ours']}-{w['pyod']}-{w['tie']}" for d, w in det_wins.items()), ""]
-    lines.append("Decisions: BH at q=0.1 on conformal p-values (ours) vs PyOD contamination=0.1;"
-                 " mean over tables and seeds of FDP / power")
+    lines.append("Decisions: BH at q=0.1 on conformal p-values (ours; nonconform around PyOD's"
+                 " model, same calibration rows) vs PyOD contamination=0.1; mean over tables"
+                 " and seeds of FDP / power")
     lines.append("")
-    lines.append("| detector | ours FDP | ours power | PyOD FDP | PyOD power | ours FDP>0.1 "
-                 "(tables) |")
-    lines.append("|---|---|---|---|---|---|")
+    lines.append("| detector | ours FDP | ours power | nonconform FDP | nonconform power | "
+                 "PyOD FDP | PyOD power | ours FDP>0.1 (tables) |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+
+    def avg(side, d, field):
+        with np.errstate(all="ignore"):
+            v = [mean(t, f"{side}/{d}", field) for t in tables]
+        return float(np.nanmean(v)) if np.any(np.isfinite(v)) else float("nan"), v
+
     for d in SHARED:
-        fo = [mean(t, f"ours/{d}", "fdp") for t in tables]
-        po = [mean(t, f"ours/{d}", "power") for t in tables]
-        fp = [mean(t, f"pyod/{d}", "fdp") for t in tables]
-        pp = [mean(t, f"pyod/{d}", "power") for t in tables]
-        lines.append(f"| {d} | {np.nanmean(fo):.3f} | {np.nanmean(po):.3f} | "
-                     f"{np.nanmean(fp):.3f} | {np.nanmean(pp):.3f} | "
-                     f"{sum(f > 0.1 for f in fo)} |")
+        (fo, fo_t), (po, _) = avg("ours", d, "fdp"), avg("ours", d, "power")
+        (fn, _), (pn, _) = avg("nonconform", d, "fdp"), avg("nonconform", d, "power")
+        (fp, _), (pp, _) = avg("pyod", d, "fdp"), avg("pyod", d, "power")
+        nc = f"{fn:.3f} | {pn:.3f}" if np.isfinite(fn) else (
+            "refused | refused" if d in NONCONFORM_DETS else "- | -")
+        lines.append(f"| {d} | {fo:.3f} | {po:.3f} | {nc} | {fp:.3f} | {pp:.3f} | "
+                     f"{sum(f > 0.1 for f in fo_t)} |")
+    nc_keys = sorted({k for r in q for k in r if k.startswith("nc_")})
+    if nc_keys:
+        worst = {k: max(r.get(k, 0) for r in q) for k in nc_keys}
+        total = {k: sum(r.get(k, 0) for r in q) for k in nc_keys if "flagdiff" in k}
+        lines += ["", "nonconform vs ours: largest |p-value difference| on nonconform's own "
+                  "calibration and test scores: " + ", ".join(
+                      f"{k.split('/')[1]} {worst[k]:.2e}" for k in nc_keys if "pdiff" in k)
+                  + "; BH decisions differing (ours on its p-values, all tables and seeds): "
+                  + ", ".join(f"{k.split('/')[1]} {total[k]}" for k in nc_keys
+                              if k.startswith("nc_flagdiff"))
+                  + "; decisions differing from our own side's: " + ", ".join(
+                      f"{k.split('/')[1]} {total[k]}" for k in nc_keys
+                      if k.startswith("nc_vs_ours"))]
     diffs = {}
     for r in q:
         for k, v in r.items():
@@ -261,6 +319,7 @@ def summarise(res: dict) -> str:
                 diffs[k[8:]] = max(diffs.get(k[8:], 0.0), v)
     errs = sorted({f"{r['table']}: {d}: {e}" for r in q for d, e in
                    r.get("errors_pyod", {}).items()} | {
+        f"nonconform {d}: {e}" for r in q for d, e in r.get("errors_nonconform", {}).items()} | {
         f"{r['table']}: ours {d}: {e}" for r in q for d, e in r.get("errors_ours", {}).items()})
     lines += ["", "Largest |score difference| vs PyOD over all tables: " + ", ".join(
         f"{k} {v:.2e}" for k, v in sorted(diffs.items())), ""]
@@ -268,7 +327,8 @@ def summarise(res: dict) -> str:
         lines += ["Errors: " + "; ".join(errs[:10]), ""]
     lines += ["Speed (seconds, median [min-max] over rounds; load = 1-min load average)", "",
               "| data | detector | ours fit+score | PyOD fit+score | speed-up | ours fit | "
-              "PyOD fit | load |", "|---|---|---|---|---|---|---|---|"]
+              "PyOD fit | nonconform fit+score (fit) | load |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for s in res["speed"]:
         tot = {k: [a["fit"] + a["score"] for a in v] for k, v in s["runs"].items()}
         fit = {k: statistics.median(a["fit"] for a in v) for k, v in s["runs"].items()}
@@ -276,15 +336,16 @@ def summarise(res: dict) -> str:
 
         def fmt(v):
             return f"{statistics.median(v):.3f} [{min(v):.3f}-{max(v):.3f}]"
-        p = tot.get("pyod")
+        p, n = tot.get("pyod"), tot.get("nonconform")
+        nc = f"{fmt(n)} ({fit['nonconform']:.3f})" if n else "-"
         lines.append(
             f"| {s['data']} | {s['detector']} (+{s['n_query']} rows) | {fmt(tot['ours'])} | "
             f"{fmt(p) if p else '-'} | "
             f"{statistics.median(p) / statistics.median(tot['ours']):.1f}x | "
-            f"{fit['ours']:.3f} | {fit.get('pyod', float('nan')):.3f} | "
+            f"{fit['ours']:.3f} | {fit.get('pyod', float('nan')):.3f} | {nc} | "
             f"{min(loads):.1f}-{max(loads):.1f} |" if p else
             f"| {s['data']} | {s['detector']} (+{s['n_query']} rows) | {fmt(tot['ours'])} | - |"
-            f" - | {fit['ours']:.3f} | - | {min(loads):.1f}-{max(loads):.1f} |")
+            f" - | {fit['ours']:.3f} | - | - | {min(loads):.1f}-{max(loads):.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -301,11 +362,18 @@ def main() -> None:
     ap.add_argument("--knn-queries", type=int, default=1000)
     ap.add_argument("--parts", default="quality,speed")
     ap.add_argument("--tables", default="", help="comma-separated table names (default all)")
+    ap.add_argument("--peers", default="pyod,nonconform",
+                    help="pyod is always run; nonconform is optional")
+    ap.add_argument("--nonconform-python", default=NONCONFORM_PYTHON,
+                    help="a Python >= 3.12 to build the nonconform venv with")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    pyod_py = ensure_pyod_venv()
+    pyod_py = ensure_venv(PYOD_VENV, sys.executable, PYOD_PINS)
     workers = {"ours": Worker("ours", Path(sys.executable), args.threads),
                "pyod": Worker("pyod", pyod_py, args.threads)}
+    if "nonconform" in args.peers.split(","):
+        nc_py = ensure_venv(NONCONFORM_VENV, args.nonconform_python, NONCONFORM_PINS)
+        workers["nonconform"] = Worker("nonconform", nc_py, args.threads)
     t0 = time.perf_counter()
     res = {"date": datetime.datetime.now().isoformat(timespec="minutes"),
            "threads": args.threads, "seeds": args.seeds, "args": vars(args),

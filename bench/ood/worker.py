@@ -1,5 +1,11 @@
-"""One long-lived side of the outlier-detection bench: ``ours`` (shiftguard, project venv) or
-``pyod`` (its own venv; this file imports nothing from shiftguard on that side).
+"""One long-lived side of the outlier-detection bench: ``ours`` (shiftguard, project venv),
+``pyod`` or ``nonconform`` (their own venvs; this file imports nothing from shiftguard on
+those sides).
+
+``nonconform`` wraps PyOD's ECOD, IForest and KNN in its ``ConformalDetector`` with the
+detached split workflow: the PyOD model is fitted on the training rows, ``calibrate`` scores
+the split's calibration rows (the same rows our side calibrates on), and ``select(alpha=q)``
+scores the test rows, computes its empirical p-values and applies its BH.
 
 Started by ``run.py``; reads one JSON request per line on stdin, answers one JSON line on
 stdout. Requests: ``{"op": "versions"}``, ``{"op": "table", "split": path, "out": path}``
@@ -20,6 +26,9 @@ import numpy as np
 
 SIDE = sys.argv[1]
 DETECTORS = ("knn", "ecod", "copod", "iforest", "lof", "mahalanobis", "eif")
+# nonconform refuses PyOD's ECOD (its batch scores depend on the query rows); the request is
+# still made so that the refusal is recorded
+NONCONFORM_DETECTORS = ("ecod", "iforest", "knn")
 FDR_Q = 0.1
 CONTAMINATION = 0.1
 
@@ -65,8 +74,40 @@ def pyod_detector(name: str, seed: int):
     }[name]()
 
 
+def nonconform_detector(name: str, seed: int):
+    from nonconform import ConformalDetector, Split
+
+    return ConformalDetector(detector=pyod_detector(name, seed), strategy=Split(n_calib=0.2),
+                             score_polarity="higher_is_anomalous", seed=seed)
+
+
 def detectors_for_side() -> tuple[str, ...]:
+    if SIDE == "nonconform":
+        return NONCONFORM_DETECTORS
     return DETECTORS if SIDE == "ours" else DETECTORS[:-1]
+
+
+def run_table_nonconform(X_train, X_cal, X_test, seed: int) -> tuple[dict, dict, dict]:
+    saved, times, errors = {}, {}, {}
+    for name in NONCONFORM_DETECTORS:
+        try:
+            cd = nonconform_detector(name, seed)
+            t0 = time.perf_counter()
+            cd.detector.fit(X_train)
+            cd.calibrate(X_cal)
+            t1 = time.perf_counter()
+            flag = np.asarray(cd.select(X_test, alpha=FDR_Q), dtype=bool)
+            t2 = time.perf_counter()
+        except Exception as exc:
+            errors[name] = f"{type(exc).__name__}: {exc}"[:200]
+            continue
+        res = cd.last_result
+        times[name] = [t1 - t0, t2 - t1]
+        saved[f"{name}_test"] = np.asarray(res.test_scores, dtype=np.float64)
+        saved[f"{name}_cal"] = np.asarray(res.calib_scores, dtype=np.float64)
+        saved[f"{name}_p"] = np.asarray(res.p_values, dtype=np.float64)
+        saved[f"{name}_flag"] = flag
+    return saved, times, errors
 
 
 def scorer(det):
@@ -77,6 +118,10 @@ def run_table(split: str, out: str) -> dict:
     d = np.load(split)
     seed = int(d["seed"])
     X_train, X_cal, X_test = d["X_train"], d["X_cal"], d["X_test"]
+    if SIDE == "nonconform":
+        saved, times, errors = run_table_nonconform(X_train, X_cal, X_test, seed)
+        np.savez(out, **saved)
+        return {"times": times, "errors": errors}
     saved, times, errors = {}, {}, {}
     for name in detectors_for_side():
         try:
@@ -127,6 +172,16 @@ def run_speed(data: str, name: str, n_query: int) -> dict:
         d = np.load(data)
         _SPEED_CACHE[data] = (d["X"], d["Q"][:n_query])
     X, Q = _SPEED_CACHE[data]
+    if SIDE == "nonconform":
+        # its integrated split workflow: fit on 80% of the rows, score the other 20% to
+        # calibrate, then p-values and BH for the query rows
+        cd = nonconform_detector(name, 0)
+        t0 = time.perf_counter()
+        cd.fit(X)
+        t1 = time.perf_counter()
+        cd.select(Q, alpha=FDR_Q)
+        t2 = time.perf_counter()
+        return {"fit": t1 - t0, "score": t2 - t1}
     det = (ours_detector if SIDE == "ours" else pyod_detector)(name, 0)
     t0 = time.perf_counter()
     det.fit(X)
@@ -144,11 +199,15 @@ def versions() -> dict:
     v = {"numpy": np.__version__, "scipy": scipy.__version__,
          "scikit-learn": sklearn.__version__, "numba": numba.__version__,
          "python": sys.version.split()[0]}
-    if SIDE == "pyod":
+    if SIDE in ("pyod", "nonconform"):
         import pyod
 
         v["pyod"] = pyod.__version__
-    else:
+    if SIDE == "nonconform":
+        import nonconform
+
+        v["nonconform"] = nonconform.__version__
+    if SIDE == "ours":
         import shiftguard
 
         v["shiftguard"] = getattr(shiftguard, "__version__", "dev")
