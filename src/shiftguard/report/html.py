@@ -200,20 +200,13 @@ def render_html(
             f"report must be a DriftReport (from shiftguard.drift.compare), "
             f"got {type(report).__name__}"
         )
-    for name, value in (("title", title), ("reference_name", reference_name),
-                        ("current_name", current_name)):
-        if not isinstance(value, str):
-            raise ParameterError(f"{name} must be a string, got {type(value).__name__}")
+    check_strings(title=title, reference_name=reference_name, current_name=current_name)
     names = (reference_name, current_name)
     rows = (report.n_reference, report.n_current)
     order = default_order(report.columns)
     panels = "".join(column_panel(report.columns[i], i, names, report.alpha, rows)
                      for i in order)
-    return "".join([
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{esc(title)}</h1>",
+    return page(title, [
         _header(report, names),
         "<h2>Dataset overview</h2>",
         _overview(report),
@@ -233,8 +226,27 @@ def render_html(
         _localization_section(report.localization, report.drifted),
         "<h2>Columns</h2>",
         panels or '<p class="muted">No columns were compared.</p>',
+    ])
+
+
+def page(title: str, sections: list[str]) -> str:
+    """A self-contained HTML page: the shared style sheet, ``title`` as heading, the
+    ``sections`` in order, then the shared table-sorting script."""
+    return "".join([
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+        *sections,
         f"<script>{_JS}</script></body></html>\n",
     ])
+
+
+def check_strings(**values: object) -> None:
+    """Raise ``ParameterError`` naming the first of ``values`` that is not a ``str``."""
+    for name, value in values.items():
+        if not isinstance(value, str):
+            raise ParameterError(f"{name} must be a string, got {type(value).__name__}")
 
 
 def write_html(

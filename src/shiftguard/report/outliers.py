@@ -31,7 +31,7 @@ from shiftguard.report.charts import (
     scale,
     span,
 )
-from shiftguard.report.html import _CSS, _JS, writable_target
+from shiftguard.report.html import check_strings, page, writable_target
 
 if TYPE_CHECKING:
     from shiftguard.ood.tables import OutlierReport
@@ -83,16 +83,9 @@ def render_outlier_html(
     if not isinstance(report, OutlierReport):
         raise ParameterError(f"report must be an OutlierReport (from shiftguard.ood.tables."
                              f"outliers), got {type(report).__name__}")
-    for name, value in (("title", title), ("reference_name", reference_name),
-                        ("new_name", new_name)):
-        if not isinstance(value, str):
-            raise ParameterError(f"{name} must be a string, got {type(value).__name__}")
+    check_strings(title=title, reference_name=reference_name, new_name=new_name)
     names = (reference_name, new_name)
-    return "".join([
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{esc(title)}</h1>",
+    return page(title, [
         _header(report, names),
         "<h2>Decision rule</h2>",
         _rule(report),
@@ -102,7 +95,6 @@ def render_outlier_html(
         flagged_table(report),
         "<h2>Columns</h2>",
         _columns(report),
-        f"<script>{_JS}</script></body></html>\n",
     ])
 
 
