@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from shiftguard.errors import InputError, ParameterError
+from shiftguard.errors import InputError, ParameterError, StateError
 
 
 def as_float_array(
@@ -270,3 +270,13 @@ def as_texts(texts: Any, name: str, min_count: int) -> list[str]:
         raise InputError(f"needs at least {min_count} text{'s' * (min_count > 1)}, got "
                          f"{len(items)}", name)
     return items
+
+
+def check_state_header(state: Any, kind: str, version: int) -> None:
+    """Raise ``StateError`` unless ``state`` is a ``to_dict()`` dictionary of a ``kind``
+    object in format ``version``."""
+    if not isinstance(state, dict) or state.get("detector") != kind:
+        found = state.get("detector") if isinstance(state, dict) else type(state).__name__
+        raise StateError(f"expected a {kind} state, got {found!r}")
+    if state.get("version") != version:
+        raise StateError(f"unsupported state version {state.get('version')!r}")

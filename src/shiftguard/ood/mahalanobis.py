@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from scipy import linalg, sparse
 
-from shiftguard._validation import as_label_array, check_same_length
+from shiftguard._validation import as_label_array, check_same_length, check_state_header
 from shiftguard.errors import InputError, ParameterError, StateError
 from shiftguard.ood._base import check_features, check_fitted
 
@@ -334,11 +334,7 @@ def state_to_dict(detector: Any, params: dict[str, Any], fields: tuple[str, ...]
 
 def state_from_dict(cls: Any, state: Any, fields: Any) -> Any:
     """Inverse of :func:`state_to_dict`; ``fields(detector)`` names the fitted attributes."""
-    if not isinstance(state, dict) or state.get("detector") != cls.__name__:
-        found = state.get("detector") if isinstance(state, dict) else type(state).__name__
-        raise StateError(f"expected a {cls.__name__} state, got {found!r}")
-    if state.get("version") != STATE_VERSION:
-        raise StateError(f"unsupported state version {state.get('version')!r}")
+    check_state_header(state, cls.__name__, STATE_VERSION)
     try:
         detector = cls(**state["params"])
         saved = state["state"]

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from shiftguard._validation import as_stream_value, as_stream_values
+from shiftguard._validation import as_stream_value, as_stream_values, check_state_header
 from shiftguard.errors import StateError
 
 STATE_VERSION = 1
@@ -133,11 +133,7 @@ class StreamDetector:
         Raises :class:`~shiftguard.errors.StateError` when ``state`` is for another
         detector or version, or its arrays have the wrong shape or non-finite values.
         """
-        if not isinstance(state, dict) or state.get("detector") != cls.__name__:
-            found = state.get("detector") if isinstance(state, dict) else type(state).__name__
-            raise StateError(f"expected a {cls.__name__} state, got {found!r}")
-        if state.get("version") != STATE_VERSION:
-            raise StateError(f"unsupported state version {state.get('version')!r}")
+        check_state_header(state, cls.__name__, STATE_VERSION)
         try:
             detector = cls(**state["params"])
             saved = state["state"]
