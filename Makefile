@@ -15,7 +15,7 @@ $(BIN)/python:
 # of resolving a multi-GB CUDA build.
 install-dev: $(BIN)/python
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev,text]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,text,dask,serve]'
 
 install-demo: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[demo]'
