@@ -17,7 +17,7 @@ from sklearn.metrics import roc_auc_score
 from helpers import load_adbench, novelty_split
 from shiftguard.errors import InputError, NotFittedError, ParameterError
 from shiftguard.ood import ecod as ecod_module
-from shiftguard.ood.ecod import COPOD, ECOD
+from shiftguard.ood.ecod import COPOD, ECOD, _row_skewness_sign
 
 DETECTORS = [ECOD, COPOD]
 
@@ -114,13 +114,14 @@ def _skew_sign(X: np.ndarray) -> np.ndarray:
 def _direct_scores(train: np.ndarray, rows: np.ndarray, kind: str, rule: str,
                    in_sample: bool = False) -> np.ndarray:
     """The papers' and PyOD's formulas, one row and one feature at a time. New rows join
-    the ECDFs alone ((count + 1) / (n + 1)); training rows (``in_sample``) are already in
-    them (count / n)."""
+    the ECDFs alone ((count + 1) / (n + 1)) and, under PyOD's rule, its skewness; training
+    rows (``in_sample``) are already in them (count / n)."""
     n, d = train.shape
-    sign = _skew_sign(train)
     extra = 0 if in_sample else 1
     scores = []
     for x in rows:
+        joined = in_sample or rule == "paper"
+        sign = _skew_sign(train if joined else np.vstack([train, x]))
         left = [-math.log((np.sum(train[:, j] <= x[j]) + extra) / (n + extra)) for j in range(d)]
         right = [-math.log((np.sum(train[:, j] >= x[j]) + extra) / (n + extra)) for j in range(d)]
         if rule == "paper":
@@ -149,9 +150,10 @@ def test_ecod_new_rows_equal_pyod_one_row_at_a_time():
     np.testing.assert_allclose(ours, PYOD_ECOD_SINGLE_B, rtol=1e-14)
 
 
-def test_copod_new_rows_equal_pyod_unless_the_row_flips_a_skewness_sign():
-    # PyOD recomputes the skewness with the query row included; we keep the training one.
-    # The constant column (sign 0 -> +-1) does not change the score: one tail is 1 there.
+def test_copod_new_rows_equal_pyod_one_row_at_a_time_even_where_a_row_flips_a_skew_sign():
+    # PyOD recomputes the skewness with the query row included, and so do we (by an update
+    # of the training moments). Some of these rows flip a feature's sign: with the training
+    # sign kept their scores would differ by more than 0.1.
     ours = COPOD().fit(PYOD_B_TRAIN).score(PYOD_B_NEW)
     varying = np.ptp(PYOD_B_TRAIN, axis=0) > 0
     base = _skew_sign(PYOD_B_TRAIN)[varying]
@@ -160,8 +162,26 @@ def test_copod_new_rows_equal_pyod_unless_the_row_flips_a_skewness_sign():
         for row in PYOD_B_NEW
     ])
     assert 0 < flips.sum() < flips.size
-    np.testing.assert_allclose(ours[~flips], PYOD_COPOD_SINGLE_B[~flips], rtol=1e-14)
-    assert np.all(np.abs(ours[flips] - PYOD_COPOD_SINGLE_B[flips]) > 0.1)
+    np.testing.assert_allclose(ours, PYOD_COPOD_SINGLE_B, rtol=1e-14)
+
+
+def test_row_skewness_sign_equals_scipy_on_tied_and_symmetric_samples(rng):
+    # Rounded and binary columns: adding one value often makes a sample exactly symmetric,
+    # where SciPy's skewness is exactly 0 (both tails count) -- the update must agree.
+    n = 41
+    # 21 zeros and 20 ones: a new 1 makes the binary column exactly symmetric.
+    train = np.column_stack([np.round(rng.normal(size=n), 1),
+                             rng.permutation(np.repeat([0.0, 1.0], [21, 20])),
+                             np.round(rng.exponential(size=n), 0)])
+    new = np.column_stack([np.round(rng.normal(scale=3.0, size=200), 1),
+                           rng.integers(0, 2, size=200), np.round(rng.normal(size=200), 0)])
+    det = COPOD().fit(train)
+    ours = np.column_stack([
+        _row_skewness_sign(new[:, j], det.skew_moments_[:, j], det.sorted_columns_[j])
+        for j in range(3)])
+    expected = np.array([_skew_sign(np.vstack([train, row])) for row in new])
+    assert np.any(expected == 0.0)
+    np.testing.assert_array_equal(ours, expected)
 
 
 def test_ecod_batch_scores_differ_from_pyod_within_the_stated_bound():
