@@ -56,7 +56,15 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "dsl", "dsl_formula", "ppi_mean_ci", "ppi_quantile_ci", "ppi_ols_ci",
         "ppi_logistic_ci", "Thresholdout", "Ladder",
     ),
-    "shiftguard.shift": ("ClassifierDensityRatio", "bbse_weights"),
+    "shiftguard.shift": (
+        "ClassifierDensityRatio", "bbse_weights", "KLIEPDensityRatio", "ULSIFDensityRatio",
+        "weight_diagnostics", "weighted_metric", "em_label_shift", "rlls_weights",
+        "estimate_performance", "estimate_performance_chunks", "ReTaSAWeights",
+        "calibration_error", "reliability_curve", "calibration_test", "calibration_drift_test",
+        "TemperatureScaling", "PlattScaling", "IsotonicCalibration", "VennAbers",
+        "selective_threshold", "subgroup_performance",
+        "attribute_performance_change", "mean_shift_explanation", "cluster_shift_explanation",
+    ),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 _SUBMODULES = ("io", "drift", "stats", "report", "stream", "conformal", "inference", "shift",

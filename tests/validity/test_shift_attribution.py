@@ -1,0 +1,167 @@
+"""Validity of the Shapley attribution of a performance change and of shift explanations.
+
+Ground truth comes from known distributions: ``P(y = 1 | x) = sigmoid(2 x0 - x1 + c)``
+and a fixed threshold model, so the expected 0/1 loss of any feature distribution is
+``E[err(x)]`` with ``err(x) = P(y != f(x) | x)``, computed by Monte Carlo over 10**6 rows
+(standard error < 5e-4, negligible against the intervals checked).
+"""
+
+import numpy as np
+import pytest
+
+from helpers import binomial_band
+from shiftguard.shift import (
+    attribute_performance_change,
+    cluster_shift_explanation,
+    mean_shift_explanation,
+)
+
+pytestmark = pytest.mark.validity
+
+
+def _prob(x, intercept=0.0):
+    return 1.0 / (1.0 + np.exp(-(2.0 * x[:, 0] - x[:, 1] + intercept)))
+
+
+def _predict(x):
+    return (x[:, 0] > 0.8).astype(float)
+
+
+def _expected_error(x, intercept=0.0):
+    p, f = _prob(x, intercept), _predict(x)
+    return f * (1.0 - p) + (1.0 - f) * p
+
+
+def _sample(rng, n, mean, intercept=0.0):
+    x = rng.normal(size=(n, len(mean))) + np.asarray(mean)
+    y = (rng.random(n) < _prob(x, intercept)).astype(float)
+    return x, y
+
+
+def _zero_one(x, y):
+    return (_predict(x) != y).astype(float)
+
+
+def _true_error(mean, intercept=0.0, n=1_000_000):
+    x = np.random.default_rng(12345).normal(size=(n, len(mean))) + np.asarray(mean)
+    return float(_expected_error(x, intercept).mean())
+
+
+def _covers(res, player, value):
+    return bool(res.lower[player] <= value <= res.upper[player])
+
+
+def test_pure_covariate_shift_goes_to_p_x():
+    rng = np.random.default_rng(0)
+    ref_mean, cur_mean = [0.0, 0.0], [1.0, -0.5]
+    truth = _true_error(cur_mean) - _true_error(ref_mean)
+    xr, yr = _sample(rng, 3000, ref_mean)
+    xc, yc = _sample(rng, 3000, cur_mean)
+    res = attribute_performance_change(_zero_one, xr, yr, xc, yc, n_bootstrap=100, alpha=0.02,
+                                       seed=1)
+    assert truth < -0.04  # the shift lowers the error rate noticeably
+    assert _covers(res, 0, truth), (res.attributions, res.lower, res.upper, truth)
+    assert not _covers(res, 0, 0.0)  # and the attribution detects it
+    assert _covers(res, 1, 0.0), (res.attributions, res.lower, res.upper)
+
+
+def test_pure_concept_shift_goes_to_p_y_given_x():
+    rng = np.random.default_rng(1)
+    mean = [0.0, 0.0]
+    truth = _true_error(mean, intercept=1.5) - _true_error(mean)
+    xr, yr = _sample(rng, 3000, mean)
+    xc, yc = _sample(rng, 3000, mean, intercept=1.5)
+    res = attribute_performance_change(_zero_one, xr, yr, xc, yc, n_bootstrap=100, alpha=0.02,
+                                       seed=2)
+    assert abs(truth) > 0.05
+    assert _covers(res, 1, truth), (res.attributions, res.lower, res.upper, truth)
+    assert not _covers(res, 1, 0.0)
+    assert _covers(res, 0, 0.0), (res.attributions, res.lower, res.upper)
+
+
+def test_only_the_shifted_group_gets_the_p_x_share():
+    rng = np.random.default_rng(2)
+    # x0, x1 drive the labels; x2 is independent of them and the only feature that shifts,
+    # yet the loss depends on it through the model f(x) = 1[x0 + x2 > 0.8]
+    def predict(x):
+        return (x[:, 0] + x[:, 2] > 0.8).astype(float)
+
+    def sample(n, shift):
+        x = rng.normal(size=(n, 3)) + [0.0, 0.0, shift]
+        return x, (rng.random(n) < _prob(x)).astype(float)
+
+    def expected(shift, n=1_000_000):
+        x = np.random.default_rng(7).normal(size=(n, 3)) + [0.0, 0.0, shift]
+        p, f = _prob(x), predict(x)
+        return float((f * (1 - p) + (1 - f) * p).mean())
+
+    truth = expected(-1.0) - expected(0.0)
+    xr, yr = sample(3000, 0.0)
+    xc, yc = sample(3000, -1.0)
+    res = attribute_performance_change(lambda x, y: (predict(x) != y).astype(float),
+                                       xr, yr, xc, yc, groups=[[0, 1], [2]], n_bootstrap=100,
+                                       alpha=0.02, seed=3)
+    assert res.players == ("P(0, 1)", "P(2 | 0, 1)", "P(Y | X)")
+    assert abs(truth) > 0.05
+    assert _covers(res, 0, 0.0) and _covers(res, 2, 0.0), (res.lower, res.upper)
+    assert _covers(res, 1, truth), (res.attributions, res.lower, res.upper, truth)
+    assert not _covers(res, 1, 0.0)
+
+
+def test_interval_coverage_under_covariate_shift():
+    """The 90 % bootstrap intervals cover the true attributions in about 90 % of runs.
+
+    The percentile bootstrap is asymptotic: in a 100-run simulation of this design it covered
+    83 % at 800 rows a sample and 87 % (80 runs) at 2000, so the check uses 1500 rows.
+    """
+    rng = np.random.default_rng(3)
+    ref_mean, cur_mean = [0.0, 0.0], [1.0, -0.5]
+    truth = _true_error(cur_mean) - _true_error(ref_mean)
+    reps = 40
+    cover_x = cover_y = 0
+    for r in range(reps):
+        xr, yr = _sample(rng, 1500, ref_mean)
+        xc, yc = _sample(rng, 1500, cur_mean)
+        res = attribute_performance_change(_zero_one, xr, yr, xc, yc, n_bootstrap=50,
+                                           alpha=0.1, seed=r)
+        cover_x += _covers(res, 0, truth)
+        cover_y += _covers(res, 1, 0.0)
+    low, _ = binomial_band(0.9, reps)
+    assert cover_x / reps >= low, cover_x
+    assert cover_y / reps >= low, cover_y
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_sparse_mean_shift_explains_a_two_feature_mean_shift(seed):
+    rng = np.random.default_rng(seed)
+    ref = rng.normal(size=(2000, 10))
+    cur = rng.normal(size=(2000, 10))
+    cur[:, [2, 6]] += [1.0, -1.5]
+    res = mean_shift_explanation(ref, cur, k=2, seed=seed)
+    assert set(res.selected) == {"2", "6"}
+    assert res.percent_explained > 90.0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_mean_shift_explains_little_of_a_variance_shift(seed):
+    rng = np.random.default_rng(seed)
+    ref = rng.normal(size=(2000, 10))
+    cur = rng.normal(size=(2000, 10))
+    cur[:, [2, 6]] *= 2.5
+    res = mean_shift_explanation(ref, cur, seed=seed)
+    assert res.percent_explained < 10.0
+
+
+def test_cluster_map_explains_cluster_wise_shifts_the_mean_shift_cannot():
+    rng = np.random.default_rng(4)
+    centres = np.array([[0.0, 0.0, 0.0], [8.0, 0.0, 0.0], [0.0, 8.0, 0.0]])
+    moves = np.array([[0.0, 2.0, 0.0], [0.0, -2.0, 0.0], [2.0, 0.0, 1.0]])
+    # equal cluster sizes: each sub-population moves, none grows or shrinks
+    label_r = label_c = np.repeat(np.arange(3), 500)
+    ref = centres[label_r] + rng.normal(size=(1500, 3))
+    cur = centres[label_c] + moves[label_c] + rng.normal(size=(1500, 3))
+    res = cluster_shift_explanation(ref, cur, n_clusters=3, seed=0)
+    assert res.percent_explained > 90.0
+    assert res.percent_explained > mean_shift_explanation(ref, cur).percent_explained + 25.0
+    found = res.shifts[res.assign(centres)]
+    np.testing.assert_allclose(found, moves, atol=0.3)
