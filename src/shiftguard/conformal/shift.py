@@ -31,6 +31,7 @@ from shiftguard.conformal.classification import (
 )
 from shiftguard.conformal.regression import features_and_targets, predict_checked
 from shiftguard.errors import InputError
+from shiftguard.stats.binomial import clopper_pearson_upper
 
 WeightFunction = Callable[[Any], np.ndarray]
 
@@ -287,15 +288,6 @@ class LabelShiftConformalClassifier(_LabelSetMixin):
         return label_sets(self._test_proba(X), self.method, self.threshold_)
 
 
-def _clopper_pearson_upper(errors: np.ndarray, total: np.ndarray, delta: float) -> np.ndarray:
-    from scipy.stats import beta
-
-    upper = np.ones(errors.shape[0])
-    ok = errors < total
-    upper[ok] = beta.ppf(1.0 - delta, errors[ok] + 1, total[ok] - errors[ok])
-    return upper
-
-
 class PACLabelShiftClassifier(_LabelSetMixin):
     """PAC prediction sets under label shift (Si, Park, Bastani, Roth and Lee, 2024).
 
@@ -371,7 +363,7 @@ class PACLabelShiftClassifier(_LabelSetMixin):
         # tau = sorted_p[j] errs on the points before j (p_y < tau) and covers the rest
         errors = np.r_[0, np.cumsum(accept_error)[:-1]]
         correct = np.cumsum(accept_correct[::-1])[::-1]
-        upper = _clopper_pearson_upper(errors, errors + correct, delta / 2)
+        upper = clopper_pearson_upper(errors, errors + correct, delta / 2)
         admissible = np.flatnonzero(upper <= epsilon)
         self.tau_ = float(sorted_p[admissible[-1]]) if admissible.size else 0.0
         self.n_accepted_ = int(accept_correct.sum())

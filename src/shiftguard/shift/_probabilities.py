@@ -82,18 +82,6 @@ def checked_pair(probs: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     return top_label(p, labels)
 
 
-def clopper_pearson(successes: np.ndarray, trials: np.ndarray,
-                    alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """Two-sided exact (Clopper–Pearson) interval at level ``1 - alpha``, elementwise."""
-    from scipy.stats import beta
-
-    s, t = np.asarray(successes, dtype=np.float64), np.asarray(trials, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lo = np.where(s > 0, beta.ppf(alpha / 2, s, t - s + 1), 0.0)
-        hi = np.where(s < t, beta.ppf(1 - alpha / 2, s + 1, t - s), 1.0)
-    return np.nan_to_num(lo), np.where(np.isnan(hi), 1.0, hi)
-
-
 def logit(p: np.ndarray) -> np.ndarray:
     """``log(p / (1 - p))`` with ``p`` clipped to ``[1e-12, 1 - 1e-12]`` (finite at 0 and 1)."""
     q = np.clip(p, _LOGIT_CLIP, 1.0 - _LOGIT_CLIP)

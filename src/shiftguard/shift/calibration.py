@@ -25,7 +25,8 @@ import numpy as np
 from shiftguard._result import ResultMixin
 from shiftguard._validation import as_rng, check_alpha, check_choice, check_positive_int
 from shiftguard.errors import ParameterError
-from shiftguard.shift._probabilities import checked_pair, clopper_pearson
+from shiftguard.shift._probabilities import checked_pair
+from shiftguard.stats.binomial import clopper_pearson
 
 STRATEGIES = ("uniform", "quantile")
 _BOOTSTRAP_CHUNK = 2_000_000  # resampled indices held in memory at once

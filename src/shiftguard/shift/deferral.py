@@ -24,6 +24,7 @@ from shiftguard._validation import (
     check_positive_int,
 )
 from shiftguard.errors import InputError
+from shiftguard.stats.binomial import clopper_pearson_upper
 
 
 class NoThresholdError(InputError):
@@ -69,16 +70,6 @@ class SelectiveThreshold(ResultMixin):
     def accept(self, confidence: Any) -> np.ndarray:
         """Boolean mask of the predictions to accept (confidence ``>= threshold``)."""
         return as_float_array(confidence, "confidence") >= self.threshold
-
-
-def _upper_bound(errors: np.ndarray, accepted: np.ndarray, delta: float) -> np.ndarray:
-    """One-sided Clopper–Pearson upper bounds at level ``1 - delta`` (1 when nothing passed)."""
-    from scipy.stats import beta
-
-    out = np.ones(errors.shape[0])
-    ok = (errors < accepted) & (accepted > 0)
-    out[ok] = beta.ppf(1.0 - delta, errors[ok] + 1, accepted[ok] - errors[ok])
-    return out
 
 
 def selective_threshold(
@@ -196,7 +187,7 @@ def selective_threshold(
         # rows with confidence >= t: count of -conf <= -t in the ascending -conf order
         accepted = np.searchsorted(-sorted_conf, -candidates, side="right")
     errors = np.where(accepted > 0, cum_errors[np.maximum(accepted - 1, 0)], 0)
-    bounds = _upper_bound(errors, accepted, delta)
+    bounds = clopper_pearson_upper(errors, accepted, delta)
     passed = bounds <= epsilon
     n_passed = int(np.argmin(passed)) if not passed.all() else passed.shape[0]
     if n_passed == 0:

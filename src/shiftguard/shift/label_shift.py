@@ -17,6 +17,7 @@ from shiftguard._validation import (
     check_positive_number,
 )
 from shiftguard.errors import InputError
+from shiftguard.stats.binomial import clopper_pearson
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,14 +44,6 @@ class LabelShiftWeights(ResultMixin):
     confusion: np.ndarray
     target_prediction_rates: np.ndarray
     delta: float
-
-
-def _clopper_pearson(counts: np.ndarray, n: int, delta: float) -> tuple[np.ndarray, np.ndarray]:
-    from scipy.stats import beta
-
-    lo = np.where(counts > 0, beta.ppf(delta / 2, counts, n - counts + 1), 0.0)
-    hi = np.where(counts < n, beta.ppf(1 - delta / 2, counts + 1, n - counts), 1.0)
-    return lo, hi
 
 
 def _interval_mul(
@@ -158,8 +151,8 @@ def bbse_weights(
             "y_source",
         ) from None
     per_entry = delta / (k * k + k)
-    c_lo, c_hi = _clopper_pearson(joint_counts, n, per_entry)
-    mu_lo, mu_hi = _clopper_pearson(target_counts, m, per_entry)
+    c_lo, c_hi = clopper_pearson(joint_counts, n, per_entry)
+    mu_lo, mu_hi = clopper_pearson(target_counts, m, per_entry)
     w_lo, w_hi = _interval_solve(c_lo, c_hi, mu_lo, mu_hi)
     return LabelShiftWeights(
         weights=np.maximum(point, 0.0),

@@ -26,7 +26,7 @@ from shiftguard._validation import (
     check_positive_int,
 )
 from shiftguard.errors import InputError, ParameterError
-from shiftguard.shift._probabilities import clopper_pearson
+from shiftguard.stats.binomial import clopper_pearson
 
 METRICS = ("accuracy", "error", "mse", "mae", "brier", "auc")
 _HIGHER_IS_BETTER = {"accuracy": True, "error": False, "mse": False, "mae": False,
