@@ -87,3 +87,16 @@ def test_bad_use_raises(reference):
     state = monitor.to_dict()
     with pytest.raises(StateError):
         Monitor.from_dict({**state, "version": 2}, reference)
+
+
+def test_last_report_verdict_is_the_step_alarm(rng):
+    # A batch whose smallest adjusted p-value lies between the batch's level and the run's
+    # alpha: the report must not call drift that the monitor does not alarm on.
+    ref = rng.normal(size=(2000, 3))
+    monitor = Monitor(ref, alpha=0.05)
+    for _ in range(6):
+        step = monitor.update(rng.normal(size=(400, 3)) + [0.0, 0.0, 0.12])
+        report = monitor.last_report_
+        assert report.drifted == step.alarm
+        assert tuple(c.name for c in report.columns if c.drifted) == step.drifted_columns
+        assert report.alpha == step.alpha_spent

@@ -166,10 +166,19 @@ class Monitor:
         return tuple(s.batch for s in self.history_ if s.alarm)
 
     def update(self, batch: Any) -> MonitorStep:
-        """Test one batch against the reference, record and return the outcome."""
+        """Test one batch against the reference, record and return the outcome.
+
+        The batch's full :class:`~shiftguard.drift.DriftReport` is kept in
+        ``last_report_`` until the next update. It is computed at the batch's level, so its
+        verdict and flagged columns are this step's alarm and drifted columns (a report at
+        the run's ``alpha`` would show drift the monitor does not alarm on), and a
+        permutation p-value gets enough permutations to reach that level.
+        """
         number = len(self.history_) + 1
         level = self.alpha_for_batch(number)
+        self.detector_.alpha = level
         report = self.detector_.compare(batch)
+        self.last_report_ = report
         pvalues, adjusted, drifted = {}, {}, []
         smallest = 1.0
         for col in report.columns:
