@@ -14,40 +14,62 @@ FPR at 95% TPR with bootstrap intervals. :func:`outliers` does it all for two ta
 ``shiftguard outliers`` command).
 """
 
-from shiftguard.ood.calibrate import (
-    OutlierDetector,
-    OutlierResult,
-    benjamini_hochberg,
-    conditional_bounds,
-    conformal_pvalues,
-    needed_calibration_size,
-    storey_bh,
-)
-from shiftguard.ood.conjnorm import ConjNorm
-from shiftguard.ood.ecod import COPOD, ECOD
-from shiftguard.ood.forest import (
-    ExtendedIsolationForest,
-    PyODDetector,
-    SklearnDetector,
-    average_path_length,
-    isolation_forest,
-    local_outlier_factor,
-)
-from shiftguard.ood.knn import KNNDistance
-from shiftguard.ood.likelihood import DensityRatioDetector, likelihood_ratio_score
-from shiftguard.ood.logits import energy_score, max_logit_score, max_softmax_score
-from shiftguard.ood.mahalanobis import Mahalanobis
-from shiftguard.ood.metrics import MetricResult, aupr, auroc, fpr_at_tpr
-from shiftguard.ood.tables import (
-    DETECTORS,
-    FeatureContribution,
-    FlaggedRow,
-    OutlierReport,
-    make_detector,
-    outliers,
-)
-from shiftguard.ood.text import EMBEDDING_DIM, embed_texts
-from shiftguard.ood.wdiscood import WDiscOOD
+import importlib
+from typing import Any
+
+# Names are imported on first use (PEP 562), so that importing one submodule -- the CLI
+# builds its parser from shiftguard.ood.tables -- does not load every detector and SciPy.
+_WHERE = {
+    "aupr": "shiftguard.ood.metrics",
+    "auroc": "shiftguard.ood.metrics",
+    "average_path_length": "shiftguard.ood.forest",
+    "benjamini_hochberg": "shiftguard.ood.calibrate",
+    "conditional_bounds": "shiftguard.ood.calibrate",
+    "conformal_pvalues": "shiftguard.ood.calibrate",
+    "ConjNorm": "shiftguard.ood.conjnorm",
+    "COPOD": "shiftguard.ood.ecod",
+    "DensityRatioDetector": "shiftguard.ood.likelihood",
+    "DETECTORS": "shiftguard.ood.tables",
+    "ECOD": "shiftguard.ood.ecod",
+    "embed_texts": "shiftguard.ood.text",
+    "EMBEDDING_DIM": "shiftguard.ood.text",
+    "energy_score": "shiftguard.ood.logits",
+    "ExtendedIsolationForest": "shiftguard.ood.forest",
+    "FeatureContribution": "shiftguard.ood.tables",
+    "FlaggedRow": "shiftguard.ood.tables",
+    "fpr_at_tpr": "shiftguard.ood.metrics",
+    "isolation_forest": "shiftguard.ood.forest",
+    "KNNDistance": "shiftguard.ood.knn",
+    "likelihood_ratio_score": "shiftguard.ood.likelihood",
+    "local_outlier_factor": "shiftguard.ood.forest",
+    "Mahalanobis": "shiftguard.ood.mahalanobis",
+    "make_detector": "shiftguard.ood.tables",
+    "max_logit_score": "shiftguard.ood.logits",
+    "max_softmax_score": "shiftguard.ood.logits",
+    "MetricResult": "shiftguard.ood.metrics",
+    "needed_calibration_size": "shiftguard.ood.calibrate",
+    "OutlierDetector": "shiftguard.ood.calibrate",
+    "OutlierReport": "shiftguard.ood.tables",
+    "OutlierResult": "shiftguard.ood.calibrate",
+    "outliers": "shiftguard.ood.tables",
+    "PyODDetector": "shiftguard.ood.forest",
+    "SklearnDetector": "shiftguard.ood.forest",
+    "storey_bh": "shiftguard.ood.calibrate",
+    "WDiscOOD": "shiftguard.ood.wdiscood",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'shiftguard.ood' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
+
 
 __all__ = [
     "COPOD",
