@@ -9,7 +9,7 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-.PHONY: install-dev install-demo browser demo test lint
+.PHONY: install-dev install-demo browser postgres demo test lint
 
 # torch first and alone, pinned: pip then keeps this CPU wheel for the text extra instead
 # of resolving a multi-GB CUDA build.
@@ -34,9 +34,18 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not found (not root): the browser test will be skipped"; fi; }
 
+# The service tests run on SQLite and on a PostgreSQL server they start themselves from
+# Debian's postgresql binaries; installed here when we are root (the package's own cluster
+# is not used).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "postgresql not found (not root): the PostgreSQL service tests will be skipped"; fi; }
+
 # Two test workers on two cores, one BLAS/OpenMP/numba thread each: more threads only wait
 # for each other (the simulations of tests/validity ran 2.3x slower with the defaults).
-test: install-dev browser
+test: install-dev browser postgres
 	$(BIN)/python -m ruff check src tests bench examples
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 \
 		$(BIN)/python -m pytest -n 2 tests

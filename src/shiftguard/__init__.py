@@ -38,7 +38,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "shiftguard.drift.blackbox": ("bbsd_test", "predicted_label_test"),
     "shiftguard.drift.text": ("text_drift_test", "text_profile", "TextProfile"),
     "shiftguard.drift.localize": ("localize_shift", "LocalizationResult"),
-    "shiftguard.report": ("render_html", "write_html"),
+    "shiftguard.report": ("render_html", "write_html", "write_performance_html"),
     "shiftguard.stream": (
         "ADWIN", "CUSUM", "DDM", "EDDM", "HDDMA", "HDDMW", "KSWIN", "PageHinkley",
         "GaussianSPRT", "BernoulliSPRT", "MixtureSPRT", "BettingConfidenceSequence",
@@ -59,16 +59,19 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "shiftguard.shift": (
         "ClassifierDensityRatio", "bbse_weights", "KLIEPDensityRatio", "ULSIFDensityRatio",
         "weight_diagnostics", "weighted_metric", "em_label_shift", "rlls_weights",
-        "estimate_performance", "estimate_performance_chunks", "ReTaSAWeights",
+        "estimate_performance", "PerformanceEstimator", "ReTaSAWeights",
+        "performance_over_time",
         "calibration_error", "reliability_curve", "calibration_test", "calibration_drift_test",
         "TemperatureScaling", "PlattScaling", "IsotonicCalibration", "VennAbers",
         "selective_threshold", "subgroup_performance",
         "attribute_performance_change", "mean_shift_explanation", "cluster_shift_explanation",
     ),
+    "shiftguard.profile": ("profile_table", "Profile", "ProfileSettings", "merge_profiles",
+                           "load_profile", "save_profile"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 _SUBMODULES = ("io", "drift", "stats", "report", "stream", "conformal", "inference", "shift",
-               "cli")
+               "cli", "profile")
 
 
 def __getattr__(name: str) -> Any:

@@ -1,7 +1,9 @@
 """Command-line interface: ``shiftguard compare REFERENCE CURRENT`` and
-``shiftguard outliers REFERENCE NEW``.
+``shiftguard outliers REFERENCE NEW``; ``shiftguard serve`` runs the monitoring service and
+``shiftguard push MONITOR_ID BATCH`` posts a batch to it (exit 1: the batch raised an alarm).
 
-Exit status -- 1 means drift (``outliers``: a flagged row) and nothing else:
+Exit status -- 1 means drift (``outliers``: a flagged row; ``performance``: a significant
+drop of the estimated performance) and nothing else:
 
 - 0: nothing drifted (no row flagged);
 - 1: drift found (some row flagged);
@@ -124,6 +126,9 @@ def _parser() -> argparse.ArgumentParser:
     tests.add_argument("--seed", type=int, default=0, help="seed of all random choices [0]")
     p.set_defaults(run=_compare)
     _add_outliers_parser(sub)
+    _add_profile_parser(sub)
+    _add_service_parsers(sub)
+    _add_performance_parser(sub)
     return parser
 
 
@@ -169,6 +174,77 @@ def _add_outliers_parser(sub: Any) -> None:
     _add_column_flags(p, "score")
     _add_reading_flags(p)
     p.set_defaults(run=_outliers)
+
+
+def _add_service_parsers(sub: Any) -> None:
+    """``serve`` (the monitoring service) and ``push`` (post a batch to it); both import
+    the service or client only when run, so ``compare`` never loads FastAPI."""
+    p = sub.add_parser(
+        "serve",
+        help="run the monitoring service (HTTP API; needs the 'serve' extra)",
+        description=(
+            "Start the monitoring service on uvicorn. Settings come from SHIFTGUARD_* "
+            "environment variables: SHIFTGUARD_ADMIN_KEY (creates projects; unset: no "
+            "project creation), SHIFTGUARD_DATABASE_URL, SHIFTGUARD_MAX_REQUEST_BYTES, "
+            "SHIFTGUARD_AUTH_FAILURES, SHIFTGUARD_AUTH_WINDOW. OpenAPI at /openapi.json."
+        ),
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on [127.0.0.1]")
+    p.add_argument("--port", type=int, default=8000, help="port [8000]")
+    p.add_argument("--database-url", metavar="URL",
+                   help="sqlite:///path.db or postgresql+psycopg://user@host/db "
+                        "[$SHIFTGUARD_DATABASE_URL or sqlite:///./shiftguard.db]")
+    p.add_argument("--debug", action="store_true", help="on an error, print the traceback")
+    p.set_defaults(run=_serve)
+
+    p = sub.add_parser(
+        "push",
+        help="post a batch to a monitor of a running service",
+        description=(
+            "Post a table as the monitor's next batch and print the outcome. Exit 0: no "
+            "alarm; 1: the batch raised an alarm; 2: usage or input error (a refused "
+            "request, an unreachable server); 3: internal error (of the server too)."
+        ),
+    )
+    p.add_argument("monitor_id", type=int, help="id of the monitor")
+    p.add_argument("batch", help="the batch: .csv .tsv .jsonl .parquet .arrow/.feather")
+    p.add_argument("--url", default=os.environ.get("SHIFTGUARD_URL", "http://127.0.0.1:8000"),
+                   help="service URL [$SHIFTGUARD_URL or http://127.0.0.1:8000]")
+    p.add_argument("--key", default=None,
+                   help="API key [$SHIFTGUARD_KEY; prefer the variable: flags show in ps]")
+    p.add_argument("--idempotency-key", metavar="KEY",
+                   help="reuse this key to retry a push safely [a new random key]")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="stdout format")
+    p.add_argument("--debug", action="store_true", help="on an error, print the traceback")
+    p.set_defaults(run=_push)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from shiftguard.service import Settings, create_app
+
+    settings = Settings.from_env(database_url=args.database_url)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port)
+    return EXIT_OK
+
+
+def _push(args: argparse.Namespace) -> int:
+    key = args.key or os.environ.get("SHIFTGUARD_KEY")
+    if not key:
+        raise ParameterError("push needs an API key: set SHIFTGUARD_KEY or pass --key")
+    from shiftguard.client import Client
+
+    step = Client(args.url, key).post_batch(args.monitor_id, args.batch,
+                                            idempotency_key=args.idempotency_key)
+    if args.format == "json":
+        _emit(json.dumps(step, indent=2))
+    else:
+        drifted = ", ".join(step["drifted_columns"]) or "none"
+        _emit(f"{'ALARM' if step['alarm'] else 'no alarm'}: batch {step['step']} of monitor "
+              f"{step['monitor_id']} ({step['n_rows']} rows; level {step['alpha_spent']:.3g}, "
+              f"smallest adjusted p {step['min_pvalue_adjusted']:.3g}); drifted: {drifted}")
+    return EXIT_DRIFT if step["alarm"] else EXIT_OK
 
 
 def _add_output_flags(parser: argparse.ArgumentParser) -> None:
@@ -300,6 +376,8 @@ def _write_report(write: Any, report: Any, args: argparse.Namespace, names: dict
 
 def _compare(args: argparse.Namespace) -> int:
     _check_report_target(args)
+    if _compares_profiles(args):
+        return _compare_profiles(args)
     kinds, tests = _pairs(args.kind, "--kind"), _pairs(args.test, "--test")
     options = _read_options(args)
 
@@ -319,6 +397,87 @@ def _compare(args: argparse.Namespace) -> int:
     report = detector.compare(_read(args.current, "current", options))
     from shiftguard.report import write_html
 
+    _write_report(write_html, report, args,
+                  {"reference_name": args.reference, "current_name": args.current})
+    _emit(json.dumps(report.to_dict(), indent=2) if args.format == "json"
+          else format_text(report))
+    return EXIT_DRIFT if report.drifted else EXIT_OK
+
+
+def _add_profile_parser(sub: Any) -> None:
+    """``shiftguard profile DATA -o OUT.sgprofile``; ``compare`` takes such files (and
+    Parquet directories or globs, streamed) through :func:`_compare_profiles`."""
+    p = sub.add_parser(
+        "profile",
+        help="summarise a table or Parquet dataset into a mergeable .sgprofile file",
+        description=(
+            "One pass (two for columns above the exact threshold), bounded memory. "
+            "'shiftguard compare REF.sgprofile CUR' then tests with a guarantee. "
+            "Exit 0: written; 2: usage or input error; 3: internal error."
+        ),
+    )
+    p.add_argument("data", help="a table file, or a Parquet directory or glob (streamed)")
+    p.add_argument("-o", "--output", required=True, metavar="PATH.sgprofile",
+                   help="where to write the profile")
+    p.add_argument("--edges-from", metavar="REF.sgprofile",
+                   help="bin numeric columns against this reference profile's edges, so the "
+                        "profile can be compared with it without the data")
+    p.add_argument("--kll-k", type=int, default=400, help="KLL sketch accuracy k [400]")
+    p.add_argument("--exact-threshold", type=int, default=100_000,
+                   help="observed values kept exactly per numeric column [100000]")
+    p.add_argument("--max-categories", type=int, default=1000,
+                   help="categories counted exactly per column [1000]")
+    p.add_argument("--batch-size", type=int, default=None, help="Parquet rows per batch")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="stdout format")
+    p.add_argument("--debug", action="store_true", help="on an error, print the traceback")
+    _add_column_flags(p, "profile")
+    p.set_defaults(run=_profile)
+
+
+def _profile(args: argparse.Namespace) -> int:
+    from shiftguard.profile import ProfileSettings, load_profile, profile_table, save_profile
+
+    output = Path(args.output)
+    if output.is_dir() or not output.parent.is_dir():
+        raise ParameterError(f"-o: cannot write {output}: "
+                             f"{'it is a directory' if output.is_dir() else 'no such directory'}")
+    edges_from = load_profile(args.edges_from) if args.edges_from else None
+    settings = None if edges_from else ProfileSettings(
+        kll_k=args.kll_k, exact_threshold=args.exact_threshold,
+        max_categories=args.max_categories)
+    profile = profile_table(args.data, kinds=_pairs(args.kind, "--kind") or None,
+                            columns=args.columns, exclude=args.exclude or (),
+                            edges_from=edges_from, settings=settings,
+                            batch_size=args.batch_size, label="data")
+    save_profile(profile, output)
+    exact = sum(getattr(c, "exact", True) for c in profile.columns)
+    summary = {"path": str(output), "n_rows": profile.n_rows,
+               "n_columns": len(profile.columns), "exact_columns": exact,
+               "sketched_columns": len(profile.columns) - exact}
+    _emit(json.dumps(summary, indent=2) if args.format == "json" else
+          f"profiled {profile.n_rows:,} rows x {len(profile.columns)} columns ({exact} exact, "
+          f"{len(profile.columns) - exact} sketched) -> {output}")
+    return EXIT_OK
+
+
+def _compares_profiles(args: argparse.Namespace) -> bool:
+    from shiftguard.profile.compare import uses_profiles
+
+    return uses_profiles(args.reference) or uses_profiles(args.current)
+
+
+def _compare_profiles(args: argparse.Namespace) -> int:
+    """``compare`` when a side is a .sgprofile file or a Parquet directory or glob."""
+    from shiftguard.profile.compare import compare_profiles
+    from shiftguard.report import write_html
+
+    report = compare_profiles(
+        args.reference, args.current, alpha=args.alpha, correction=args.correction,
+        n_permutations=args.permutations, seed=args.seed, columns=args.columns,
+        exclude=args.exclude or (), kinds=_pairs(args.kind, "--kind") or None,
+        multivariate=args.multivariate, min_effect=args.min_effect,
+        tests=_pairs(args.test, "--test") or None, numeric_test=args.numeric_test,
+        categorical_test=args.categorical_test)
     _write_report(write_html, report, args,
                   {"reference_name": args.reference, "current_name": args.current})
     _emit(json.dumps(report.to_dict(), indent=2) if args.format == "json"
@@ -453,6 +612,98 @@ def _verdict(column: Any, relevance: bool) -> str:
     if column.drifted:
         return "DRIFT"
     return "detected, not relevant" if relevance and column.detected else "-"
+
+
+def _add_performance_parser(sub: Any) -> None:
+    """``shiftguard performance REFERENCE CURRENT``: a model's performance per chunk of
+    CURRENT, estimated from its outputs (columns of both tables) without CURRENT's labels."""
+    p = sub.add_parser(
+        "performance",
+        help="estimate a model's performance on current rows without their labels",
+        description=(
+            "Both tables hold the model's outputs (--prediction, optionally --proba); "
+            "REFERENCE also the true --target (rows held out from training). Per chunk of "
+            "CURRENT (--chunk-by) each metric is estimated by each method, with an "
+            "interval, beside the realised value where CURRENT has the target. Intervals "
+            "are Bonferroni-corrected over chunks, metrics and methods. Exit 0: no "
+            "significant drop; 1: some interval lies wholly below the reference value (under "
+            "the methods' assumptions a false alarm has probability <= --alpha); 2: usage "
+            "or input error; 3: internal error."
+        ),
+    )
+    p.add_argument("reference", help="labelled reference table with the model's outputs: "
+                                     ".csv .tsv .jsonl (also compressed), .parquet, .arrow")
+    p.add_argument("current", help="current table with the model's outputs (target optional)")
+    p.add_argument("--target", required=True, metavar="COL", help="column of the true class")
+    p.add_argument("--prediction", required=True, metavar="COL",
+                   help="column of the predicted class (the most probable one)")
+    p.add_argument("--proba", action="append", default=[], metavar="COL",
+                   help="probability column, one per class in the order of --classes "
+                        "(binary: one, of the second class); repeatable. None: estimates "
+                        "from the hard predictions")
+    p.add_argument("--classes", type=_name_list, metavar="A,B,...",
+                   help="class labels in order [numeric, else alphabetical]")
+    p.add_argument("--chunk-by", metavar="COL",
+                   help="column of CURRENT naming the chunks (month, date, batch) [one chunk]")
+    p.add_argument("--metric", type=_name_list, default=["accuracy", "roc_auc"],
+                   metavar="M,...", help="accuracy, precision, recall, f1, roc_auc "
+                                         "[accuracy,roc_auc]")
+    p.add_argument("--method", type=_name_list, default=["cbpe"], metavar="M,...",
+                   help="cbpe (calibration transfers: covariate shift), label_shift (BBSE "
+                        "priors), atc, doc (empirical, no guarantee: their drops can be "
+                        "false alarms) [cbpe]")
+    p.add_argument("--alpha", type=float, default=0.05,
+                   help="family-wise false-alarm level of exit 1 [0.05]")
+    p.add_argument("--calibration", choices=("isotonic", "sigmoid", "none"),
+                   default="isotonic", help="how CBPE calibrates on the reference [isotonic]")
+    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates [200]")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstraps [0]")
+    _add_output_flags(p)
+    _add_reading_flags(p)
+    p.set_defaults(run=_performance)
+
+
+def _performance(args: argparse.Namespace) -> int:
+    _check_report_target(args)
+    from shiftguard.report.performance import write_performance_html
+    from shiftguard.shift.timeline_tables import timeline_from_tables
+
+    timeline = timeline_from_tables(
+        args.reference, args.current, target=args.target, prediction=args.prediction,
+        proba=args.proba, chunk_by=args.chunk_by, classes=args.classes, metrics=args.metric,
+        methods=args.method, alpha=args.alpha, read_options=_read_options(args),
+        calibration=args.calibration, n_bootstrap=args.bootstrap, seed=args.seed)
+    _write_report(write_performance_html, timeline, args,
+                  {"reference_name": args.reference, "current_name": args.current})
+    dropped = bool(timeline.drops)
+    if args.format == "json":
+        _emit(json.dumps({**timeline.to_dict(), "dropped": dropped}, indent=2))
+    else:
+        _emit(format_performance_text(timeline))
+    return EXIT_DRIFT if dropped else EXIT_OK
+
+
+def format_performance_text(timeline: Any) -> str:
+    """Human-readable table of a :class:`~shiftguard.shift.timeline.PerformanceTimeline`."""
+    rows = [("chunk", "rows", "metric", "method", "estimate [interval]", "realised", "")]
+    for r in timeline.rows:
+        rows.append((r.chunk, str(r.n_rows), r.metric, r.method,
+                     f"{r.estimate:.4f} [{r.lower:.4f}, {r.upper:.4f}]",
+                     "-" if r.covered is None else f"{r.realised:.4f}"
+                     + ("" if r.covered else " (outside)"),
+                     "DROP" if r.dropped else ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+             for row in rows]
+    lines.extend(f"note: skipped {s}" for s in timeline.skipped)
+    lines.extend(f"assumption of {m}: {a}" for m, a in timeline.assumptions.items())
+    refs = ", ".join(f"{k} {v:.4f}" for k, v in timeline.reference_values.items())
+    n_drops = len(timeline.drops)
+    lines.append(
+        f"{'PERFORMANCE DROP' if n_drops else 'NO SIGNIFICANT DROP'}: {n_drops} of "
+        f"{len(timeline.rows)} estimates wholly below the reference ({refs}); intervals at "
+        f"{timeline.interval_alpha:.3g} each, family-wise alpha {timeline.alpha:g}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -566,6 +566,9 @@ def compare(reference: Any, current: Any, **options: Any) -> DriftReport:
 
     Shorthand for ``DriftDetector(**options).fit(reference).compare(current)``; see
     :class:`DriftDetector` for the options and the module docstring for the guarantee.
+    When either side is a :class:`~shiftguard.profile.Profile` (or a ``.sgprofile``
+    file), a Parquet directory or glob, or a Dask DataFrame, the comparison runs on
+    profiles instead: :func:`shiftguard.profile.compare.compare_profiles`.
 
     Examples
     --------
@@ -575,6 +578,10 @@ def compare(reference: Any, current: Any, **options: Any) -> DriftReport:
     >>> report.drifted
     False
     """
+    from shiftguard.profile.compare import compare_profiles, uses_profiles
+
+    if uses_profiles(reference) or uses_profiles(current):
+        return compare_profiles(reference, current, **options)
     return DriftDetector(**options).fit(reference).compare(current)
 
 

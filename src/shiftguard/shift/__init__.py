@@ -37,8 +37,8 @@ from shiftguard.shift.label_shift import (
 )
 from shiftguard.shift.performance import (
     PerformanceEstimate,
+    PerformanceEstimator,
     estimate_performance,
-    estimate_performance_chunks,
 )
 from shiftguard.shift.recalibrate import (
     IsotonicCalibration,
@@ -48,6 +48,11 @@ from shiftguard.shift.recalibrate import (
 )
 from shiftguard.shift.subgroups import SubgroupPerformance, subgroup_performance
 from shiftguard.shift.target_shift import ReTaSAWeights
+from shiftguard.shift.timeline import (
+    ChunkPerformance,
+    PerformanceTimeline,
+    performance_over_time,
+)
 from shiftguard.shift.weighted import WeightedEstimate, weighted_metric
 
 __all__ = [
@@ -56,6 +61,7 @@ __all__ = [
     "LabelShiftEstimate",
     "LabelShiftWeights",
     "PerformanceEstimate",
+    "PerformanceEstimator",
     "ReTaSAWeights",
     "ShiftWarning",
     "ULSIFDensityRatio",
@@ -64,7 +70,6 @@ __all__ = [
     "bbse_weights",
     "em_label_shift",
     "estimate_performance",
-    "estimate_performance_chunks",
     "rlls_weights",
     "weight_diagnostics",
     "weighted_metric",
@@ -91,4 +96,7 @@ __all__ = [
     "attribute_performance_change",
     "cluster_shift_explanation",
     "mean_shift_explanation",
+    "ChunkPerformance",
+    "PerformanceTimeline",
+    "performance_over_time",
 ]

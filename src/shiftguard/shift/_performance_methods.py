@@ -1,7 +1,11 @@
-"""The six estimators behind :func:`shiftguard.shift.performance.estimate_performance`.
+"""The six estimators behind :class:`shiftguard.shift.performance.PerformanceEstimator`.
 
-Each ``_method(...)`` takes validated arrays and returns ``(estimate, standard_error,
-details)``; the public function documents them, checks inputs and builds the result.
+Each method is a pair: ``<method>_fit(...)`` does all the work that needs only the
+labelled reference (calibrators and their bootstrap replicates, thresholds, confusion
+matrices, loss models) and returns a state dict; ``<method>_estimate(state, metrics,
+...)`` takes one chunk of current rows and returns one ``(estimate, standard_error,
+details)`` per metric, sharing the chunk's work between the metrics. The public class
+documents them, checks inputs and builds the results.
 """
 
 from __future__ import annotations
@@ -11,9 +15,15 @@ import numpy as np
 from shiftguard._validation import as_float_array
 from shiftguard.errors import EstimatorError, InputError, ParameterError
 from shiftguard.shift._performance_metrics import (
+    auc_parts,
+    auc_standard_error,
+    bootstrap_counts,
     calibrate,
     confusion_metric,
-    draw_labels,
+    fit_calibrator,
+    isotonic_grid,
+    label_variance,
+    metric_gradient,
     multiclass_soft_auc,
     weighted_auc,
 )
@@ -25,6 +35,10 @@ REGRESSION_METRICS = ("mae", "mse")
 #: Fewest reference rows of each class needed to calibrate and to give an interval.
 MIN_ROWS_PER_CLASS = 5
 _DLE_FOLDS = 10
+#: Current rows (evenly spaced) on which the fold models' jackknife is evaluated.
+_DLE_JACKKNIFE_ROWS = 2_000
+#: The default loss model of DLE: histogram gradient boosting, modest and fixed in size.
+_DLE_BOOSTING = {"max_iter": 30, "learning_rate": 0.3, "early_stopping": False}
 _BLOCK_ELEMENTS = 2_000_000
 
 
@@ -58,41 +72,56 @@ def _blocks(n_boot: int, row_size: int) -> list[int]:
     return [min(size, n_boot - start) for start in range(0, n_boot, size)]
 
 
-def cbpe(p_ref, y, p_cur, metric, calibration, n_boot, rng):
-    pred_cur = p_cur.argmax(1)
-    k = p_ref.shape[1]
+def cbpe_fit(p_ref, y, metrics, calibration, n_boot, rng):
     n = y.shape[0]
-    q_cur = p_cur if calibration == "none" else calibrate(p_ref, y, p_cur, calibration)
-    estimate = float(_expected_metric(metric, q_cur, pred_cur, p_cur))
-    if not np.isfinite(estimate):
-        raise metric_undefined(metric, "the current rows give it a zero denominator (e.g. no "
-                                "positive prediction)")
-    # Cross-fitted estimate on the reference: each fold calibrated on the other folds.
+    state = {"calibration": calibration, "n_bootstrap": n_boot, "calibrator": None}
     q_ref = p_ref.copy()
     if calibration != "none":
+        # Cross-fitted estimate on the reference: each fold calibrated on the other folds.
         folds = rng.permutation(n) % 5
         for f in range(5):
             q_ref[folds == f] = calibrate(p_ref[folds != f], y[folds != f], p_ref[folds == f],
                                           calibration)
-    reference_estimate = float(_expected_metric(metric, q_ref, p_ref.argmax(1), p_ref))
-    # Label sampling of the current rows, and (if calibrating) the calibrator's own error.
-    if metric == "accuracy":  # exact: a sum of independent Bernoulli(q_i[yhat_i])
-        hit = q_cur[np.arange(pred_cur.shape[0]), pred_cur]
-        var = float((hit * (1.0 - hit)).sum() / hit.shape[0] ** 2)
+        state["calibrator"] = cal = fit_calibrator(p_ref, y, calibration)
+        # The calibrator's own error: refitted on bootstrap resamples of the reference
+        # (sigmoid: by one Newton step from the full fit), kept as the replicates'
+        # deviations from their mean parameters.
+        params = np.concatenate([
+            fit_calibrator(p_ref, y, calibration, bootstrap_counts(n, size, rng),
+                           cal if calibration == "sigmoid" else None).flat_params()
+            for size in _blocks(n_boot, n)])
+        state["deviations"] = params - params.mean(axis=0)
+    pred_ref = p_ref.argmax(1)
+    state["reference_estimate"] = {m: float(_expected_metric(m, q_ref, pred_ref, p_ref))
+                                   for m in metrics}
+    return state
+
+
+def cbpe_estimate(state, metrics, p_cur):
+    pred_cur = p_cur.argmax(1)
+    cal = state["calibrator"]
+    if cal is None:
+        q_cur = p_cur
     else:
-        realised = np.concatenate([
-            _expected_metric(metric, np.eye(k)[draw_labels(q_cur, size, rng)], pred_cur, p_cur)
-            for size in _blocks(n_boot, p_cur.size)])
-        var = float(np.nanvar(realised, ddof=1))
-    if calibration != "none":
-        boot = np.concatenate([
-            _expected_metric(metric, calibrate(p_ref, y, p_cur, calibration, rng.multinomial(
-                n, np.full(n, 1.0 / n), size=size)), pred_cur, p_cur)
-            for size in _blocks(n_boot, max(p_ref.size, p_cur.size))])
-        var += float(np.nanvar(boot, ddof=1))
-    return estimate, float(np.sqrt(var)), {"calibration": calibration,
-                                           "reference_estimate": reference_estimate,
-                                           "n_bootstrap": n_boot}
+        raw = cal.raw(p_cur)[0]
+        q_cur = cal.probabilities(raw)
+    out = []
+    for metric in metrics:
+        estimate, grad = metric_gradient(metric, q_cur, pred_cur, p_cur)
+        if not np.isfinite(estimate):
+            raise metric_undefined(metric, "the current rows give it a zero denominator (e.g. "
+                                   "no positive prediction)")
+        # Label sampling of the current rows and (if calibrating) the calibrator's error,
+        # both to first order in the metric's gradient.
+        var = label_variance(q_cur, grad)
+        if cal is not None:
+            spread = state["deviations"] @ cal.gradient(p_cur, raw, q_cur, grad)
+            var += float(spread @ spread) / (spread.shape[0] - 1)
+        out.append((estimate, float(np.sqrt(var)), {
+            "calibration": state["calibration"],
+            "reference_estimate": state["reference_estimate"][metric],
+            "n_bootstrap": state["n_bootstrap"]}))
+    return out
 
 
 def _confidence(p: np.ndarray, score: str) -> np.ndarray:
@@ -102,173 +131,257 @@ def _confidence(p: np.ndarray, score: str) -> np.ndarray:
         return np.where(p > 0, p * np.log(p), 0.0).sum(axis=1)
 
 
-def atc(p_ref, y, p_cur, score, n_boot, rng):
-    s_ref, s_cur = _confidence(p_ref, score), _confidence(p_cur, score)
+def _atc_thresholds(s: np.ndarray, correct: np.ndarray) -> np.ndarray:
+    """Threshold ``t`` with the share of reference scores below ``t`` equal to the error
+    rate (``inf`` if every row is an error), for each row of ``(..., n)`` resamples."""
+    n = s.shape[-1]
+    s_sorted = np.sort(s, axis=-1)
+    errors = (~correct).sum(-1)
+    t = np.take_along_axis(s_sorted, np.minimum(errors, n - 1)[..., None], -1)[..., 0]
+    return np.where(errors >= n, np.inf, t)
+
+
+def atc_fit(p_ref, y, score, n_boot, rng):
+    s_ref = _confidence(p_ref, score)
     correct = p_ref.argmax(1) == y
-    n, m = s_ref.shape[0], s_cur.shape[0]
-    cur_sorted = np.sort(s_cur)
-
-    def threshold_and_estimate(s: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # Threshold t with the share of reference scores below t equal to the error rate.
-        s_sorted = np.sort(s, axis=-1)
-        errors = (~c).sum(-1)
-        t = np.take_along_axis(s_sorted, np.minimum(errors, n - 1)[..., None], -1)[..., 0]
-        t = np.where(errors >= n, np.inf, t)
-        return t, 1.0 - np.searchsorted(cur_sorted, t, side="left") / m
-
-    t, est = threshold_and_estimate(s_ref, correct)
+    n = s_ref.shape[0]
     boot = []
     for size in _blocks(n_boot, n):
         idx = rng.integers(0, n, (size, n))
-        boot.append(threshold_and_estimate(s_ref[idx], correct[idx])[1])
-    boot = np.concatenate(boot)
-    estimate = float(est)
+        boot.append(_atc_thresholds(s_ref[idx], correct[idx]))
+    return {"score": score, "n_bootstrap": n_boot, "threshold": _atc_thresholds(s_ref, correct),
+            "boot_thresholds": np.concatenate(boot)}
+
+
+def atc_estimate(state, p_cur):
+    cur_sorted = np.sort(_confidence(p_cur, state["score"]))
+    m = cur_sorted.shape[0]
+    estimate = float(1.0 - np.searchsorted(cur_sorted, state["threshold"], side="left") / m)
+    boot = 1.0 - np.searchsorted(cur_sorted, state["boot_thresholds"], side="left") / m
     var = float(np.var(boot, ddof=1)) + estimate * (1.0 - estimate) / m
-    return estimate, float(np.sqrt(var)), {"score": score, "threshold": float(t),
-                                           "n_bootstrap": n_boot}
+    return [(estimate, float(np.sqrt(var)), {"score": state["score"],
+                                             "threshold": float(state["threshold"]),
+                                             "n_bootstrap": state["n_bootstrap"]})]
 
 
-def doc(p_ref, y, p_cur, score):
-    s_ref, s_cur = _confidence(p_ref, score), _confidence(p_cur, score)
+def doc_fit(p_ref, y, score):
+    s_ref = _confidence(p_ref, score)
     correct = (p_ref.argmax(1) == y).astype(np.float64)
-    gap = correct - s_ref
-    estimate = float(correct.mean() - s_ref.mean() + s_cur.mean())
-    n, m = s_ref.shape[0], s_cur.shape[0]
-    se = float(np.sqrt(gap.var(ddof=1) * (1.0 / n + 1.0 / m)))
-    return estimate, se, {"score": score, "confidence_ref": float(s_ref.mean()),
-                          "confidence_cur": float(s_cur.mean())}
+    return {"score": score, "accuracy": float(correct.mean()), "confidence": float(s_ref.mean()),
+            "gap_variance": float((correct - s_ref).var(ddof=1)), "n": s_ref.shape[0]}
 
 
-def importance_weighted(out_ref, y, out_cur, metric, X_ref, X_cur, density_ratio):
+def doc_estimate(state, p_cur):
+    s_cur = _confidence(p_cur, state["score"])
+    estimate = float(state["accuracy"] - state["confidence"] + s_cur.mean())
+    se = float(np.sqrt(state["gap_variance"] * (1.0 / state["n"] + 1.0 / s_cur.shape[0])))
+    return [(estimate, se, {"score": state["score"], "confidence_ref": state["confidence"],
+                            "confidence_cur": float(s_cur.mean())})]
+
+
+def importance_weighted_fit(out_ref, y, metrics, X_ref, density_ratio):
     from sklearn.base import clone
 
-    if X_ref is None or X_cur is None:
+    if X_ref is None:
         raise ParameterError("method='importance_weighted' needs the features X_ref and X_cur")
     xr = as_float_array(X_ref, "X_ref", ndim=2)
-    xc = as_float_array(X_cur, "X_cur", ndim=2)
-    if xr.shape[0] != y.shape[0] or xc.shape[0] != out_cur.shape[0]:
-        raise InputError(f"X_ref has {xr.shape[0]} rows for {y.shape[0]} labels and X_cur "
-                         f"{xc.shape[0]} rows for {out_cur.shape[0]} outputs", "X_ref")
+    if xr.shape[0] != y.shape[0]:
+        raise InputError(f"X_ref has {xr.shape[0]} rows for {y.shape[0]} labels", "X_ref")
     ratio = ClassifierDensityRatio() if density_ratio is None else clone(density_ratio)
     if not callable(getattr(ratio, "fit", None)) or not callable(getattr(ratio, "weights", None)):
         raise EstimatorError(f"density_ratio ({type(ratio).__name__}) needs fit() and weights()")
-    w = ratio.fit(xr, xc).weights(xr)
-    m = xc.shape[0]
-    if metric == "roc_auc":
-        if out_ref.shape[1] != 2:
-            raise ParameterError("importance-weighted roc_auc is for binary problems")
-        if (y == 1).all() or (y == 0).all():
-            raise metric_undefined(metric, "the reference holds one class only")
-        estimate, se = weighted_auc(out_ref[:, 1], y, w, m)
-    else:
-        if metric in REGRESSION_METRICS:
+    terms = {}
+    for metric in metrics:
+        if metric == "roc_auc":
+            if out_ref.shape[1] != 2:
+                raise ParameterError("importance-weighted roc_auc is for binary problems")
+            if (y == 1).all() or (y == 0).all():
+                raise metric_undefined(metric, "the reference holds one class only")
+        elif metric in REGRESSION_METRICS:
             name = "absolute_error" if metric == "mae" else "squared_error"
-            a, b = ratio_terms(name, y.astype(np.float64), out_ref)
+            terms[metric] = ratio_terms(name, y.astype(np.float64), out_ref)
         else:
             if metric != "accuracy" and out_ref.shape[1] != 2:
                 raise ParameterError(f"importance-weighted {metric} is for binary problems; "
                                      "use accuracy or method='cbpe' for multiclass")
-            a, b = ratio_terms(metric, y, out_ref.argmax(1))
-        estimate, se_est = weighted_ratio(a, b, w, metric)
-        mean_b = (w @ b) / w.sum()
-        var_cur = (w @ np.square(a - estimate * b)) / w.sum() / mean_b**2 / m
-        se = float(np.sqrt(se_est**2 + var_cur))
-    ess = float(w.sum() ** 2 / np.square(w).sum())
-    return estimate, se, {"density_ratio": type(ratio).__name__, "effective_sample_size": ess,
-                          "max_weight": float(w.max() / w.mean())}
+            terms[metric] = ratio_terms(metric, y, out_ref.argmax(1))
+    return {"X_ref": xr, "y": y, "out_ref": out_ref, "density_ratio": density_ratio,
+            "terms": terms}
 
 
-def label_shift(p_ref, y, p_cur, metric, prior_method, calibration, n_boot, rng):
+def importance_weighted_estimate(state, metrics, out_cur, X_cur):
+    from sklearn.base import clone
+
+    if X_cur is None:
+        raise ParameterError("method='importance_weighted' needs the features X_ref and X_cur")
+    xc = as_float_array(X_cur, "X_cur", ndim=2)
+    if xc.shape[0] != out_cur.shape[0]:
+        raise InputError(f"X_cur has {xc.shape[0]} rows for {out_cur.shape[0]} outputs",
+                         "X_cur")
+    # The density ratio needs the current features: one fit per chunk, shared by the metrics.
+    ratio = (ClassifierDensityRatio() if state["density_ratio"] is None
+             else clone(state["density_ratio"]))
+    w = ratio.fit(state["X_ref"], xc).weights(state["X_ref"])
+    m = xc.shape[0]
+    details = {"density_ratio": type(ratio).__name__,
+               "effective_sample_size": float(w.sum() ** 2 / np.square(w).sum()),
+               "max_weight": float(w.max() / w.mean())}
+    out = []
+    for metric in metrics:
+        if metric == "roc_auc":
+            estimate, se = weighted_auc(state["out_ref"][:, 1], state["y"], w, m)
+        else:
+            a, b = state["terms"][metric]
+            estimate, se_est = weighted_ratio(a, b, w, metric)
+            mean_b = (w @ b) / w.sum()
+            var_cur = (w @ np.square(a - estimate * b)) / w.sum() / mean_b**2 / m
+            se = float(np.sqrt(se_est**2 + var_cur))
+        out.append((estimate, se, dict(details)))
+    return out
+
+
+def _bbse_priors(pinv_joint_t: np.ndarray, joint: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    # BBSE: mu = C w with C[predicted, true]; pinv copes with singular redraws
+    w = (pinv_joint_t @ mu[..., None])[..., 0]
+    return np.maximum(w, 0.0) * joint.sum(-1)
+
+
+def _joint_cur(joint: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rates_given_class = joint / joint.sum(-1, keepdims=True)
+    out = np.nan_to_num(rates_given_class) * prior[..., :, None]
+    return out / out.sum((-2, -1), keepdims=True)
+
+
+def label_shift_fit(p_ref, y, metrics, prior_method, calibration, n_boot, rng):
     k = p_ref.shape[1]
-    n, m = y.shape[0], p_cur.shape[0]
-    pred_ref, pred_cur = p_ref.argmax(1), p_cur.argmax(1)
-    joint_ref = _joint(y, pred_ref, k) / n  # [true, predicted]
-    prior_ref = joint_ref.sum(1)
-    rates = np.bincount(pred_cur, minlength=k) / m
-    if metric == "roc_auc" and k != 2:
+    n = y.shape[0]
+    joint_ref = _joint(y, p_ref.argmax(1), k) / n  # [true, predicted]
+    if "roc_auc" in metrics and k != 2:
         raise ParameterError("label-shift roc_auc is for binary problems (its binary AUC does "
                              "not depend on the priors)")
-    # Bootstrap redraws: reference joint (multinomial) and current rows.
+    # Bootstrap redraws of the reference joint (multinomial).
     joint_b = rng.multinomial(n, joint_ref.ravel(), size=n_boot).reshape(n_boot, k, k) / n
+    state = {"k": k, "n_bootstrap": n_boot, "prior_method": prior_method,
+             "joint_ref": joint_ref, "joint_b": joint_b, "prior_ref": joint_ref.sum(1)}
     if prior_method == "bbse":
-        def priors(joint: np.ndarray, mu: np.ndarray) -> np.ndarray:
-            # BBSE: mu = C w with C[predicted, true]; pinv copes with singular redraws
-            w = (np.linalg.pinv(np.swapaxes(joint, -1, -2)) @ mu[..., None])[..., 0]
-            return np.maximum(w, 0.0) * joint.sum(-1)
-
         if np.linalg.matrix_rank(joint_ref) < k:
             raise InputError("the reference confusion matrix is singular (a class is never "
                              "predicted), so BBSE priors are not identified", "y_ref")
-        prior_cur = priors(joint_ref, rates)
-        prior_b = priors(joint_b, rng.multinomial(m, rates, size=n_boot) / m)
+        state["pinv_ref"] = np.linalg.pinv(joint_ref.T)
+        state["pinv_b"] = np.linalg.pinv(np.swapaxes(joint_b, -1, -2))
     else:
-        q_cur = p_cur if calibration == "none" else calibrate(p_ref, y, p_cur, calibration)
-        prior_cur = em_priors(q_cur, prior_ref)
+        state["calibrator"] = (None if calibration == "none"
+                               else fit_calibrator(p_ref, y, calibration))
+    if "roc_auc" in metrics:
+        state["auc"] = auc_parts(p_ref[:, 1], y, np.ones(n))
+    return state
+
+
+def label_shift_estimate(state, metrics, p_cur, rng):
+    k, n_boot = state["k"], state["n_bootstrap"]
+    m = p_cur.shape[0]
+    rates = np.bincount(p_cur.argmax(1), minlength=k) / m
+    joint_ref, joint_b = state["joint_ref"], state["joint_b"]
+    if state["prior_method"] == "bbse":
+        prior_cur = _bbse_priors(state["pinv_ref"], joint_ref, rates)
+        prior_b = _bbse_priors(state["pinv_b"], joint_b,
+                               rng.multinomial(m, rates, size=n_boot) / m)
+    else:
+        cal = state["calibrator"]
+        q_cur = p_cur if cal is None else cal.probabilities(cal.raw(p_cur))[0]
+        prior_cur = em_priors(q_cur, state["prior_ref"])
         # Redraws of the priors from their asymptotic (Fisher) normal law, on the simplex.
-        cov = em_prior_covariance(q_cur, prior_ref, prior_cur)
+        cov = em_prior_covariance(q_cur, state["prior_ref"], prior_cur)
         prior_b = np.maximum(rng.multivariate_normal(prior_cur, cov, size=n_boot,
                                                      method="eigh"), 0.0)
         prior_b /= prior_b.sum(axis=1, keepdims=True)
-
-    def joint_cur(joint: np.ndarray, prior: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rates_given_class = joint / joint.sum(-1, keepdims=True)
-        out = np.nan_to_num(rates_given_class) * prior[..., :, None]
-        return out / out.sum((-2, -1), keepdims=True)
-
-    if metric == "roc_auc":
-        share = float(prior_cur[1] / prior_cur.sum())
-        estimate, se = weighted_auc(p_ref[:, 1], y, np.ones(n), m, share)
-        return estimate, se, {"prior_method": prior_method,
-                              "target_prior": prior_cur / prior_cur.sum()}
-    target = joint_cur(joint_ref, prior_cur)
-    estimate = float(confusion_metric(target, metric))
-    if not np.isfinite(estimate):
-        raise metric_undefined(metric, "under the estimated priors its denominator is zero")
-    redraw = joint_cur(joint_b, prior_b)
-    realised = confusion_metric(
-        rng.multinomial(m, redraw.reshape(n_boot, k * k)).reshape(n_boot, k, k), metric)
-    se = float(np.nanstd(realised, ddof=1))
-    return estimate, se, {"prior_method": prior_method,
-                          "target_prior": prior_cur / prior_cur.sum(), "n_bootstrap": n_boot}
+    target_prior = prior_cur / prior_cur.sum()
+    details = {"prior_method": state["prior_method"], "target_prior": target_prior}
+    realised = None
+    out = []
+    for metric in metrics:
+        if metric == "roc_auc":
+            parts = state["auc"]
+            out.append((parts["auc"], auc_standard_error(parts, m, float(target_prior[1])),
+                        dict(details)))
+            continue
+        estimate = float(confusion_metric(_joint_cur(joint_ref, prior_cur), metric))
+        if not np.isfinite(estimate):
+            raise metric_undefined(metric, "under the estimated priors its denominator is zero")
+        if realised is None:  # the current rows' confusion counts, shared by the metrics
+            redraw = _joint_cur(joint_b, prior_b)
+            realised = rng.multinomial(m, redraw.reshape(n_boot, k * k)).reshape(n_boot, k, k)
+        se = float(np.nanstd(confusion_metric(realised, metric), ddof=1))
+        out.append((estimate, se, {**details, "n_bootstrap": n_boot}))
+    return out
 
 
-def direct_loss(pred_ref, y, pred_cur, metric, X_ref, X_cur, loss_model, rng):
+def dle_fit(pred_ref, y, metrics, X_ref, loss_model, rng):
     from sklearn.base import clone
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    if X_ref is None or X_cur is None:
+    if X_ref is None:
         raise ParameterError("method='dle' needs the features X_ref and X_cur")
-    xr = np.column_stack([as_float_array(X_ref, "X_ref", ndim=2), pred_ref])
-    xc = np.column_stack([as_float_array(X_cur, "X_cur", ndim=2), pred_cur])
-    if xr.shape[0] != y.shape[0] or xc.shape[0] != pred_cur.shape[0]:
-        raise InputError("X_ref / X_cur must have one row per output", "X_ref")
+    features = as_float_array(X_ref, "X_ref", ndim=2)
+    if features.shape[0] != y.shape[0]:
+        raise InputError(f"has {features.shape[0]} rows for {y.shape[0]} labels", "X_ref")
+    xr = np.column_stack([features, pred_ref])
     if xr.shape[0] < _DLE_FOLDS * MIN_ROWS_PER_CLASS:
         raise InputError(f"too few labelled points for {_DLE_FOLDS}-fold cross-fitting: "
                          f"{xr.shape[0]} < {_DLE_FOLDS * MIN_ROWS_PER_CLASS}", "y_ref")
-    err = y - pred_ref
-    loss = np.abs(err) if metric == "mae" else np.square(err)
-    base = (HistGradientBoostingRegressor(max_iter=100, random_state=0)
+    base = (HistGradientBoostingRegressor(**_DLE_BOOSTING, random_state=0)
             if loss_model is None else loss_model)
-    folds = rng.permutation(xr.shape[0]) % _DLE_FOLDS
-    oof = np.empty_like(loss)
-    fold_estimates = np.empty(_DLE_FOLDS)
-    for f in range(_DLE_FOLDS):
-        model = clone(base).fit(xr[folds != f], loss[folds != f])
-        oof[folds == f] = model.predict(xr[folds == f])
-        fold_estimates[f] = np.maximum(model.predict(xc), 0.0).mean()
-    estimate = float(np.maximum(clone(base).fit(xr, loss).predict(xc), 0.0).mean())
-    # Loss-model error: delete-a-group jackknife over the cross-fitting folds.
-    var_model = (_DLE_FOLDS - 1) / _DLE_FOLDS * np.square(
-        fold_estimates - fold_estimates.mean()).sum()
-    # Label noise of the current rows: the conditional variance of the loss, modelled from
-    # the cross-fitted squared residuals and averaged over the current rows.
-    resid_sq = np.square(loss - oof)
-    var_rows = np.maximum(clone(base).fit(xr, resid_sq).predict(xc), 0.0).mean()
-    var_rows = var_rows / xc.shape[0]
-    se = float(np.sqrt(var_model + var_rows))
-    # Satterthwaite: the jackknife part has (folds - 1) degrees of freedom.
-    df = (_DLE_FOLDS - 1) * (var_model + var_rows) ** 2 / max(var_model**2, 1e-300)
-    return estimate, se, {"loss_model": type(base).__name__,
-                          "reference_estimate": float(oof.mean()),
-                          "degrees_of_freedom": float(df)}
+    err = y - pred_ref
+    models = {}
+    for metric in metrics:
+        loss = np.abs(err) if metric == "mae" else np.square(err)
+        folds = rng.permutation(xr.shape[0]) % _DLE_FOLDS
+        oof = np.empty_like(loss)
+        fold_models = []
+        for f in range(_DLE_FOLDS):
+            fold_models.append(clone(base).fit(xr[folds != f], loss[folds != f]))
+            oof[folds == f] = fold_models[-1].predict(xr[folds == f])
+        # Conditional variance of the loss as an increasing function of its predicted
+        # mean (a location-scale error: Var |e| = (pi/2 - 1) E[|e|]^2 for a normal e, and
+        # Var e^2 = 2 E[e^2]^2), fitted to the cross-fitted squared residuals.
+        knots, values = isotonic_grid(oof, np.square(loss - oof), np.ones((1, oof.shape[0])))
+        models[metric] = {"folds": fold_models, "final": clone(base).fit(xr, loss),
+                          "variance_knots": knots, "variance_values": values[0],
+                          "reference_estimate": float(oof.mean())}
+    return {"name": type(base).__name__, "models": models, "n_features": xr.shape[1] - 1}
+
+
+def dle_estimate(state, metrics, pred_cur, X_cur):
+    if X_cur is None:
+        raise ParameterError("method='dle' needs the features X_ref and X_cur")
+    features = as_float_array(X_cur, "X_cur", ndim=2)
+    if features.shape != (pred_cur.shape[0], state["n_features"]):
+        raise InputError(f"must have one row per output and {state['n_features']} columns, "
+                         f"got shape {features.shape}", "X_cur")
+    xc = np.column_stack([features, pred_cur])
+    # The jackknife needs each fold model's mean prediction. On a large chunk they are
+    # taken on evenly spaced rows: the noise this adds to the variance is small against
+    # the jackknife's own (9 degrees of freedom) and in expectation only widens it.
+    m = xc.shape[0]
+    sub = xc if m <= _DLE_JACKKNIFE_ROWS else xc[np.linspace(0, m - 1, _DLE_JACKKNIFE_ROWS
+                                                            ).round().astype(np.intp)]
+    out = []
+    for metric in metrics:
+        models = state["models"][metric]
+        predicted = np.maximum(models["final"].predict(xc), 0.0)
+        estimate = float(predicted.mean())
+        # Loss-model error: delete-a-group jackknife over the cross-fitting folds.
+        fold_estimates = np.array([np.maximum(model.predict(sub), 0.0).mean()
+                                   for model in models["folds"]])
+        var_model = (_DLE_FOLDS - 1) / _DLE_FOLDS * np.square(
+            fold_estimates - fold_estimates.mean()).sum()
+        # Label noise of the current rows.
+        var_rows = np.interp(predicted, models["variance_knots"],
+                             models["variance_values"]).mean() / m
+        # Satterthwaite: the jackknife part has (folds - 1) degrees of freedom.
+        df = (_DLE_FOLDS - 1) * (var_model + var_rows) ** 2 / max(var_model**2, 1e-300)
+        out.append((estimate, float(np.sqrt(var_model + var_rows)), {
+            "loss_model": state["name"], "reference_estimate": models["reference_estimate"],
+            "degrees_of_freedom": float(df)}))
+    return out
