@@ -94,6 +94,18 @@ def _as_class_index(values: Any, name: str, n_classes: int) -> np.ndarray:
     return arr.astype(np.intp)
 
 
+def _hard_prediction_inputs(y_source: Any, pred_source: Any, pred_target: Any,
+                            k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Checked class indices of the source labels and predictions and the target
+    predictions, the source pair of equal length."""
+    ys = _as_class_index(y_source, "y_source", k)
+    ps = _as_class_index(pred_source, "pred_source", k)
+    pt = _as_class_index(pred_target, "pred_target", k)
+    if ys.shape[0] != ps.shape[0]:
+        raise InputError(f"lengths differ: y_source={ys.shape[0]}, pred_source={ps.shape[0]}")
+    return ys, ps, pt
+
+
 def bbse_weights(
     y_source: Any,
     pred_source: Any,
@@ -132,11 +144,7 @@ def bbse_weights(
     """
     k = check_positive_int(n_classes, "n_classes", minimum=2)
     delta = check_alpha(delta, "delta")
-    ys = _as_class_index(y_source, "y_source", k)
-    ps = _as_class_index(pred_source, "pred_source", k)
-    pt = _as_class_index(pred_target, "pred_target", k)
-    if ys.shape[0] != ps.shape[0]:
-        raise InputError(f"lengths differ: y_source={ys.shape[0]}, pred_source={ps.shape[0]}")
+    ys, ps, pt = _hard_prediction_inputs(y_source, pred_source, pred_target, k)
     n, m = ys.shape[0], pt.shape[0]
     joint_counts = np.bincount(ps * k + ys, minlength=k * k).reshape(k, k)
     target_counts = np.bincount(pt, minlength=k)
@@ -410,11 +418,7 @@ def rlls_weights(
     alpha = check_alpha(alpha)
     c_reg = check_positive_number(regularization, "regularization", allow_zero=True)
     n_boot = check_positive_int(n_bootstrap, "n_bootstrap", minimum=20)
-    ys = _as_class_index(y_source, "y_source", k)
-    ps = _as_class_index(pred_source, "pred_source", k)
-    pt = _as_class_index(pred_target, "pred_target", k)
-    if ys.shape[0] != ps.shape[0]:
-        raise InputError(f"lengths differ: y_source={ys.shape[0]}, pred_source={ps.shape[0]}")
+    ys, ps, pt = _hard_prediction_inputs(y_source, pred_source, pred_target, k)
     n, m = ys.shape[0], pt.shape[0]
     prior_counts = np.bincount(ys, minlength=k)
     if (prior_counts == 0).any():
