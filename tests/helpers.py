@@ -63,3 +63,11 @@ def labelled_gaussians(rng: np.random.Generator, n: int = 300, d: int = 5, k: in
     y = rng.integers(0, k, size=n)
     X = rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) + separation * rng.normal(size=(k, d))[y]
     return X, y
+
+
+def one_error_line(err: str, prefix: str = "shiftguard: error: ") -> str:
+    """Check that the CLI's stderr is one line starting with ``prefix``, without a
+    traceback; return it."""
+    assert err.startswith(prefix) and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err

