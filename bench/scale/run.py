@@ -10,15 +10,19 @@ one file per ``--rows-per-file`` rows), written once.
 Usage (always under the bench lock)::
 
     flock /tmp/shiftguard-bench.lock .venv/bin/python bench/scale/run.py \\
-        [--rows 100000000] [--wide-rows 1000000] [--skip-whylogs] [--skip-dask]
+        [--rows 100000000] [--whylogs-rows 20000000] [--wide-rows 1000000] \\
+        [--skip-whylogs] [--skip-dask] [--skip-wide] [--skip-drift-case] [--delete-data]
 
-Results go to ``bench/out/scale/results.json`` and are printed as a Markdown table.
+``--whylogs-rows`` profiles only the first files of the reference with whylogs (its per-row
+rate is what the target compares). Results go to ``bench/out/scale/results-<tag>.json`` and
+are printed as a Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -132,7 +136,7 @@ import whylogs as why
 t = time.perf_counter()
 view = None
 rows = 0
-for batch in ds.dataset({data!r}, format="parquet").to_batches(batch_size=1_000_000):
+for batch in ds.dataset({files!r}, format="parquet").to_batches(batch_size=1_000_000):
     part = why.log(pandas=batch.to_pandas()).view()
     view = part if view is None else view.merge(part)
     rows += batch.num_rows
@@ -187,7 +191,13 @@ def main() -> None:
     parser.add_argument("--wide-rows", type=int, default=1_000_000)
     parser.add_argument("--wide-cols", type=int, default=1_000)
     parser.add_argument("--skip-whylogs", action="store_true")
+    parser.add_argument("--whylogs-rows", type=int, default=None,
+                        help="whylogs on the first files holding this many rows (default all)")
     parser.add_argument("--skip-dask", action="store_true")
+    parser.add_argument("--skip-wide", action="store_true")
+    parser.add_argument("--skip-drift-case", action="store_true")
+    parser.add_argument("--delete-data", action="store_true",
+                        help="remove the generated Parquet datasets afterwards (disk)")
     args = parser.parse_args()
     python = Path(sys.executable)
     per_file = 2_000_000
@@ -208,21 +218,31 @@ def main() -> None:
     step("shiftguard_compare_profiles", python, SG_COMPARE.format(
         ref=str(ref_profile), cur=str(cur_profile)))
     if not args.skip_whylogs:
+        files = sorted(str(f) for f in ref.glob("part-*.parquet"))
+        if args.whylogs_rows is not None:
+            files = files[:max(1, -(-args.whylogs_rows // per_file))]
         step("whylogs_profile", ensure_whylogs(), WHYLOGS_PROFILE.format(
-            data=str(ref), target=str(OUT / f"ref-{tag}.whylogs")))
+            files=files, target=str(OUT / f"ref-{tag}.whylogs")))
     if not args.skip_dask:
         step("shiftguard_dask_profile", python, SG_DASK.format(
             data=str(ref), target=str(OUT / f"ref-{tag}-dask.sgprofile")))
     drift_case = ROOT / "bench" / "out" / "drift" / "h100000x50"
-    if (drift_case / "reference.npy").exists():  # the drift benchmark's data (its run.py)
+    # the drift benchmark's data (written by bench/drift/run.py)
+    if not args.skip_drift_case and (drift_case / "reference.npy").exists():
         for threshold in (100_000, 10_000):
             step(f"compare_profiles_100000x50_exact_threshold_{threshold}", python,
                  SG_DRIFT_CASE.format(data=str(drift_case), threshold=threshold))
-    wide_tag = f"{args.wide_rows}x{args.wide_cols}"
-    wide = ensure_data(f"wide-{wide_tag}", args.wide_rows, args.wide_cols, 100_000, 3)
-    step("shiftguard_profile_wide", python, SG_PROFILE.format(
-        data=str(wide), target=str(OUT / f"wide-{wide_tag}.sgprofile"), edges=""))
-    (OUT / "results.json").write_text(json.dumps(results, indent=2))
+    datasets = [ref, cur]
+    if not args.skip_wide:
+        wide_tag = f"{args.wide_rows}x{args.wide_cols}"
+        wide = ensure_data(f"wide-{wide_tag}", args.wide_rows, args.wide_cols, 100_000, 3)
+        datasets.append(wide)
+        step("shiftguard_profile_wide", python, SG_PROFILE.format(
+            data=str(wide), target=str(OUT / f"wide-{wide_tag}.sgprofile"), edges=""))
+    (OUT / f"results-{tag}.json").write_text(json.dumps(results, indent=2))
+    if args.delete_data:
+        for path in datasets:
+            shutil.rmtree(path)
     print("\n| step | seconds | peak MiB | rows/s | load before |\n|---|---:|---:|---:|---:|")
     for key, r in results.items():
         if isinstance(r, dict):

@@ -57,15 +57,18 @@ def quantiles(sorted_cols: Any, levels: np.ndarray) -> np.ndarray:
 
 def numeric_profile(x: np.ndarray, y: np.ndarray, ref_q: np.ndarray, cur_q: np.ndarray,
                     summaries: tuple[ColumnSummary, ColumnSummary],
-                    datetime: bool) -> ColumnProfile:
+                    datetime: bool, reference_integral: bool | None = None) -> ColumnProfile:
     """Histogram over the central 99% of both sorted samples (either may be empty) and
-    their quantiles at ``N_QUANTILES`` levels."""
+    their quantiles at ``N_QUANTILES`` levels. ``reference_integral``: whether every value
+    of ``x`` is an integer, when already known (a fitted reference)."""
     both = [v for v in (x, y) if v.size]
     lo = min(v[int(0.005 * (v.size - 1))] for v in both)
     hi = max(v[int(0.995 * (v.size - 1))] for v in both)
     if hi <= lo:
         lo, hi = min(v[0] for v in both), max(v[-1] for v in both)
-    edges = _bin_edges(lo, hi, integral=all(_all_integral(v) for v in both))
+    integral = (all(_all_integral(v) for v in both) if reference_integral is None else
+                reference_integral and _all_integral(y))
+    edges = _bin_edges(lo, hi, integral=integral)
     return ColumnProfile(
         reference_summary=summaries[0], current_summary=summaries[1], datetime=datetime,
         bin_edges=tuple(edges.tolist()), reference_hist=_hist(x, edges),

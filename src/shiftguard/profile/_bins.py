@@ -28,19 +28,35 @@ class Bins:
         return int(self.counts.sum())
 
 
-def bin_sorted(values: np.ndarray, edges: np.ndarray) -> Bins:
-    """Bin ``values`` (sorted, finite) against ``edges``: one binary search per edge in the
-    values (bin ``b`` ends after the last value ``<= edges[b]``)."""
-    n_bins = edges.size + 1
-    ends = np.append(np.searchsorted(values, edges, side="right"), values.size)
+def bin_ends(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Where each bin of ``edges`` ends in ``values`` (sorted, finite): bin ``b`` ends after
+    the last value ``<= edges[b]``; one binary search per edge."""
+    return np.append(np.searchsorted(values, edges, side="right"), values.size)
+
+
+def bin_sorted(values: np.ndarray, edges: np.ndarray,
+               ends: np.ndarray | None = None) -> Bins:
+    """Bin ``values`` (sorted, finite) against ``edges`` (``ends``: their
+    :func:`bin_ends`, when known)."""
+    if ends is None:
+        ends = bin_ends(values, edges)
     starts = np.concatenate([[0], ends[:-1]])
     counts = (ends - starts).astype(np.int64)
     full = counts > 0
-    low = np.full(n_bins, np.nan)
-    high = np.full(n_bins, np.nan)
+    low = np.full(ends.size, np.nan)
+    high = np.full(ends.size, np.nan)
     low[full] = values[starts[full]]
     high[full] = values[ends[full] - 1]
     return Bins(counts, low, high)
+
+
+def sorted_in_bins(values: np.ndarray, ends: np.ndarray, selected: np.ndarray) -> np.ndarray:
+    """The values (sorted) that fall in the ``selected`` bins, in order, given the bins'
+    :func:`bin_ends`: a gather of the selected bins' runs."""
+    starts = np.concatenate([[0], ends[:-1]])[selected]
+    lengths = ends[selected] - starts
+    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    return values[offsets + np.arange(offsets.size)]
 
 
 def merge_bins(a: Bins, b: Bins, *, into_first: bool = False) -> Bins:
@@ -78,20 +94,11 @@ def ks_bounds(ref: Bins, cur: Bins) -> KSBounds:
     ``F(t) - G(t) <= F_b - G_{b-1}`` and ``G(t) - F(t) <= G_b - F_{b-1}``; in a bin whose
     values are all equal both ECDFs jump once, so the gap there is one of its endpoints'.
     """
-    n, m = ref.total, cur.total
-    f = np.cumsum(ref.counts) / n
-    g = np.cumsum(cur.counts) / m
-    f_before = np.concatenate([[0.0], f[:-1]])
-    g_before = np.concatenate([[0.0], g[:-1]])
-    gap = np.abs(f - g)
-    lower = float(gap.max())
-    low = np.fmin(ref.low, cur.low)
-    high = np.fmax(ref.high, cur.high)
-    single = ~(low < high)  # empty, or one distinct value
-    inside = np.maximum(f - g_before, g - f_before)
-    per_bin = np.where(single, np.maximum(gap, np.concatenate([[0.0], gap[:-1]])), inside)
-    per_bin = np.maximum(per_bin, gap)
-    return KSBounds(lower=lower, upper=float(per_bin.max()), upper_per_bin=per_bin,
+    from shiftguard.profile._kernels import ks_bin_bounds
+
+    lower, per_bin = ks_bin_bounds(ref.counts, cur.counts, ref.low, ref.high, cur.low,
+                                   cur.high, ref.total, cur.total)
+    return KSBounds(lower=float(lower), upper=float(per_bin.max()), upper_per_bin=per_bin,
                     needed=per_bin > lower)
 
 
@@ -106,20 +113,18 @@ def exact_statistic(ref: Bins, cur: Bins, edges: np.ndarray, bounds: KSBounds,
     a difference of right-continuous step functions is attained at a jump). Returns
     ``(lower, upper)``; they are equal when every needed bin was selected.
     """
-    n, m = ref.total, cur.total
-    before_r = np.concatenate([[0], np.cumsum(ref.counts)[:-1]])
-    before_c = np.concatenate([[0], np.cumsum(cur.counts)[:-1]])
+    from shiftguard.profile._kernels import largest_gap_in_runs
+
+    chosen = np.flatnonzero(selected)
     lower = bounds.lower
-    points = np.concatenate([ref_values, cur_values])
-    if points.size:
-        bin_of = np.searchsorted(edges, points, side="left")
-        bins_r = np.searchsorted(edges, ref_values, side="left")
-        bins_c = np.searchsorted(edges, cur_values, side="left")
-        at_r = (before_r[bin_of] + np.searchsorted(ref_values, points, side="right")
-                - np.searchsorted(bins_r, bin_of, side="left"))
-        at_c = (before_c[bin_of] + np.searchsorted(cur_values, points, side="right")
-                - np.searchsorted(bins_c, bin_of, side="left"))
-        lower = max(lower, float(np.abs(at_r / n - at_c / m).max()))
+    if chosen.size and (ref_values.size or cur_values.size):
+        right = np.append(edges, np.inf)[chosen]  # bin b holds the values <= edges[b]
+        runs = [np.concatenate([[0], np.searchsorted(v, right, side="right")])
+                for v in (ref_values, cur_values)]
+        before = [np.concatenate([[0], np.cumsum(b.counts)[:-1]])[chosen] for b in (ref, cur)]
+        gap = largest_gap_in_runs(ref_values, runs[0], cur_values, runs[1], before[0],
+                                  before[1], ref.total, cur.total)
+        lower = max(lower, float(gap))
     rest = bounds.upper_per_bin[~selected]
     upper = max(lower, float(rest.max())) if rest.size else lower
     return lower, upper

@@ -103,8 +103,9 @@ def current_side(obj: Any, ref: Side, columns: Sequence[str] | None,
 def _selected(profile: Profile, columns: Sequence[str] | None,
               exclude: Sequence[str]) -> Profile:
     """The profile's columns named in ``columns`` (all by default) less ``exclude``."""
-    names = list(columns) if columns is not None else list(profile.names)
-    unknown = [n for n in [*names, *exclude] if n not in profile.names]
+    present = profile.names
+    names = list(columns) if columns is not None else list(present)
+    unknown = [n for n in [*names, *exclude] if n not in present]
     if unknown:
         raise SchemaError(f"the profile has no column(s) {', '.join(map(repr, unknown))}")
     keep = [profile[n] for n in names if n not in set(exclude)]

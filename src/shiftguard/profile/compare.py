@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -63,7 +64,13 @@ import numpy as np
 
 from shiftguard._validation import as_rng, check_alpha, check_choice, check_positive_int
 from shiftguard.drift import column_tests, profiles
-from shiftguard.drift.results import ColumnDrift, ColumnProfile, DriftReport, ExcludedColumn
+from shiftguard.drift.results import (
+    ColumnDrift,
+    ColumnProfile,
+    ColumnSummary,
+    DriftReport,
+    ExcludedColumn,
+)
 from shiftguard.errors import ParameterError, ShiftguardError
 from shiftguard.profile import _bins
 from shiftguard.profile._sides import (  # noqa: F401 -- uses_profiles: the dispatch's test
@@ -96,7 +103,8 @@ _ROW_DEFAULTS = {"numeric_test": "ks", "categorical_test": "chi2", "tests": None
 class _Column:
     """One column's test while the report is assembled: ``p_value`` is the reported
     (valid) p-value, of the KS interval's lower end; ``p_upper_end`` that of its upper end,
-    a lower bound on the exact p-value (equal to ``p_value`` when the test is exact)."""
+    a lower bound on the exact p-value (equal to ``p_value`` when the test is exact; ``0``,
+    with ``upper_known`` false, until a decision needs it)."""
 
     name: str
     kind: str
@@ -112,6 +120,7 @@ class _Column:
     status: str = "untested"
     interval: tuple[float, float] | None = None
     sizes: tuple[int, int] = (0, 0)
+    upper_known: bool = True
     bins: tuple[Any, Any, Any, Any] | None = None  # edges, ref bins, cur bins, bounds
 
 
@@ -166,7 +175,7 @@ def compare_profiles(
     n_perm = max(n_permutations, math.ceil(20 * n_tests / alpha) - 1)
     bin_missing(ref, cur, names)
     tests = [_column_test(ref.profile, cur.profile, name, n_perm, seed) for name in names]
-    _interval_pvalues(tests)
+    _interval_pvalues(tests, alpha / n_tests)
     rates = {name: _rates(ref.profile[name], cur.profile[name]) for name in names}
     _decide(tests, rates, ref, cur, alpha, correction, max_refine_values)
     return _report(ref.profile, cur.profile, tests, rates, alpha, correction, multivariate)
@@ -228,32 +237,91 @@ def ks_pvalue(d: float, n: int, m: int) -> float:
     return float(p[0])
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Reference:
+    """What a comparison needs of a reference column that depends on it alone: its bin
+    edges and bins, its standard deviation (of the effect size), its quantiles and, when
+    its values are exact, its summary and whether every value is an integer."""
+
+    edges: np.ndarray
+    bins: Any
+    ends: np.ndarray | None
+    std: float
+    quantiles: np.ndarray  # at _BOTH
+    summary: ColumnSummary | None = None
+    integral: bool | None = None
+
+
+# A fitted reference is compared with many current samples: what depends only on one of its
+# columns (a frozen profile) is computed once, and dropped with the profile.
+_REFERENCES: weakref.WeakKeyDictionary[NumericProfile, dict[Any, _Reference]] = (
+    weakref.WeakKeyDictionary())
+_LEVELS = np.linspace(0.0, 1.0, profiles.N_QUANTILES)
+_MID = (np.arange(1000) + 0.5) / 1000
+_BOTH = np.concatenate([_LEVELS, _MID])  # one call: a KLL sketch sorts itself per call
+
+
+def _reference(r: NumericProfile, n_bins: int | None) -> _Reference:
+    cached = _REFERENCES.setdefault(r, {})
+    if n_bins not in cached:
+        edges = quantile_edges(r, n_bins)
+        if r.exact:
+            x = r.values
+            ends = _bins.bin_ends(x, edges)
+            cached[n_bins] = _Reference(
+                edges=edges, bins=_bins.bin_sorted(x, edges, ends), ends=ends,
+                std=profiles.mean_std(x)[1], quantiles=_quantiles(r, _BOTH),
+                summary=_exact_summary(r),
+                integral=profiles._all_integral(x))
+        else:
+            cached[n_bins] = _Reference(
+                edges=edges, bins=column_bins(r, edges), ends=None, std=r.std,
+                quantiles=_quantiles(r, _BOTH))
+    return cached[n_bins]
+
+
+def _exact_summary(col: NumericProfile) -> ColumnSummary:
+    """The summary of exact values, with the profile's mergeable moments for mean and
+    standard deviation."""
+    v = col.values
+    return ColumnSummary(count=col.count, missing_share=col.n_missing / col.n_rows,
+                         distinct=1 + int(np.count_nonzero(v[1:] != v[:-1])), mean=col.mean,
+                         std=col.std, min=col.minimum, max=col.maximum)
+
+
 def _numeric_test(out: _Column, r: NumericProfile, c: NumericProfile, n_bins: int) -> None:
     from shiftguard.drift.detector import _plain
-    from shiftguard.stats import ks
 
     out.test, out.effect_name = "ks", "wasserstein_sd"
     datetime = r.kind == "datetime"
+    ref = _reference(r, n_bins)
+    edges, rb = ref.edges, ref.bins
+    k = _LEVELS.size
+    cur_both = _quantiles(c, _BOTH)
+    ref_q, ref_mid = ref.quantiles[:k], ref.quantiles[k:]
+    cur_q, cur_mid = cur_both[:k], cur_both[k:]
     if r.exact and c.exact:
-        # ks_test's statistic and p-value, without its effect size (computed below as the
-        # in-memory report does)
-        stat, p = ks.ks_test_many(*(ks.SortedColumns(v.values[:, None], np.array([v.count]))
-                                    for v in (r, c)))
-        out.statistic, out.p_value = float(stat[0]), float(p[0])
-        out.p_upper_end, out.status = out.p_value, "exact"
-        out.interval = (out.statistic, out.statistic)
-        x, y = r.values, c.values
-        std = profiles.mean_std(x)[1]
-        summaries = (profiles.numeric_summary(x, r.n_rows), profiles.numeric_summary(y, c.n_rows))
-        levels = np.linspace(0.0, 1.0, profiles.N_QUANTILES)
-        out.profile = profiles.numeric_profile(x, y, _quantiles(r, levels),
-                                               _quantiles(c, levels), summaries, datetime)
-        if summaries[0].distinct == 1:
-            out.notes.append(f"constant in the reference (every value {_plain(x[0])})")
+        # The in-memory statistic from the bins of the reference's edges plus the values of
+        # the few bins that can hold a larger gap (the same i/n - j/m at the same points);
+        # its p-value, with every column's, comes later in one vectorised call.
+        y = c.values
+        cb = column_bins(c, edges)  # counted while profiling when given edges_from
+        ends = np.cumsum(cb.counts)
+        bounds = _bins.ks_bounds(rb, cb)
+        statistic = _bins.exact_statistic(
+            rb, cb, edges, bounds, bounds.needed,
+            _bins.sorted_in_bins(r.values, ref.ends, bounds.needed),
+            _bins.sorted_in_bins(y, ends, bounds.needed))[0]
+        out.interval, out.statistic = (statistic, statistic), statistic
+        out.sizes, out.status = (r.count, c.count), "exact"
+        summaries = (ref.summary, _exact_summary(c))
+        out.profile = profiles.numeric_profile(r.values, y, ref_q, cur_q, summaries, datetime,
+                                               reference_integral=ref.integral)
+        if ref.summary.distinct == 1:
+            out.notes.append(f"constant in the reference (every value {_plain(r.values[0])})")
         out.notes.insert(0, "exact: both samples summarised exactly; the in-memory KS test")
     else:
-        edges = quantile_edges(r, n_bins)
-        rb, cb = column_bins(r, edges), column_bins(c, edges)
+        cb = column_bins(c, edges)
         if rb is None or cb is None:
             which = "reference" if rb is None else "current"
             out.notes.append(f"not tested: the {which} profile has no bins against the "
@@ -271,10 +339,9 @@ def _numeric_test(out: _Column, r: NumericProfile, c: NumericProfile, n_bins: in
             out.notes.insert(0, f"exact: the {rb.counts.size} bins determine the KS statistic "
                                 "(a bin holding several values never widens it); the "
                                 "in-memory KS p-value")
-        std = r.std
-        out.profile = _sketched_profile(r, c, edges, rb, cb, datetime)
-    mid = (np.arange(1000) + 0.5) / 1000
-    w1 = float(np.abs(_quantiles(r, mid) - _quantiles(c, mid)).mean())
+        out.profile = _sketched_profile(r, c, edges, rb, cb, datetime, ref_q, cur_q)
+    w1 = float(np.abs(ref_mid - cur_mid).mean())
+    std = ref.std
     out.effect = w1 / std if std > 0 else (math.inf if w1 > 0 else 0.0)
 
 
@@ -282,22 +349,42 @@ def _set_interval(out: _Column, low: float, high: float, n: int, m: int) -> None
     out.interval = (low, high)
     out.statistic = low
     out.p_value = ks_pvalue(low, n, m)
-    out.p_upper_end = ks_pvalue(high, n, m)
+    out.p_upper_end, out.upper_known = ks_pvalue(high, n, m), True
 
 
-def _interval_pvalues(tests: Sequence[_Column]) -> None:
-    """KS p-values of both ends of every binned column's interval, in one call."""
-    from shiftguard.stats import ks
-
+def _interval_pvalues(tests: Sequence[_Column], certain: float) -> None:
+    """KS p-values of both ends of every binned column's interval, in one call. The upper
+    end's waits (``upper_known`` false, standing at 0) where the lower end's is at most
+    ``certain``: it can then rarely change a decision (:func:`_decide` computes it when a
+    decision is open), and the p-values of very significant statistics are the slow ones."""
     todo = [t for t in tests if t.interval is not None and t.p_value is None]
     if not todo:
         return
-    d = np.array([t.interval[0] for t in todo] + [t.interval[1] for t in todo])
-    n = np.array([t.sizes[0] for t in todo] * 2)
-    m = np.array([t.sizes[1] for t in todo] * 2)
-    _, p = ks._ks_pvalues(d, np.zeros_like(d), n, m, "two-sided", "auto")
-    for t, low, high in zip(todo, p[:len(todo)], p[len(todo):], strict=True):
-        t.p_value, t.p_upper_end = float(low), float(high)
+    d, p = _ks_ends([t.interval[0] for t in todo], todo)
+    for t, stat, low in zip(todo, d, p, strict=True):
+        t.p_value = t.p_upper_end = float(low)
+        if t.status == "exact":  # ks_test's statistic (on its lattice for exact p-values)
+            t.statistic = float(stat)
+    wide = [t for t in todo if t.interval[0] != t.interval[1]]
+    for t in wide:
+        t.p_upper_end, t.upper_known = 0.0, False
+    _upper_pvalues([t for t in wide if t.p_value > certain])
+
+
+def _upper_pvalues(tests: Sequence[_Column]) -> None:
+    """KS p-values of the upper ends of the columns' intervals."""
+    if tests:
+        for t, high in zip(tests, _ks_ends([t.interval[1] for t in tests], tests)[1],
+                           strict=True):
+            t.p_upper_end, t.upper_known = float(high), True
+
+
+def _ks_ends(d: Sequence[float], tests: Sequence[_Column]) -> tuple[np.ndarray, np.ndarray]:
+    from shiftguard.stats import ks
+
+    n, m = (np.array(v) for v in zip(*(t.sizes for t in tests), strict=True))
+    d = np.array(d, dtype=np.float64)
+    return ks._ks_pvalues(d, np.zeros_like(d), n, m, "two-sided", "auto")
 
 
 def _quantiles(col: NumericProfile, levels: np.ndarray) -> np.ndarray:
@@ -309,15 +396,13 @@ def _quantiles(col: NumericProfile, levels: np.ndarray) -> np.ndarray:
 
 
 def _sketched_profile(r: NumericProfile, c: NumericProfile, edges: np.ndarray, rb: Any,
-                      cb: Any, datetime: bool) -> ColumnProfile:
-    """Plot summaries from bins: about 30 groups of consecutive bins (exact shares) and
-    quantiles of the sketches."""
-    from shiftguard.drift.results import ColumnSummary
-
+                      cb: Any, datetime: bool, ref_quantiles: np.ndarray,
+                      cur_quantiles: np.ndarray) -> ColumnProfile:
+    """Plot summaries from bins: about 30 groups of consecutive bins (exact shares), and
+    both samples' quantiles."""
     cuts = np.unique(np.linspace(0, edges.size + 1, 31).round().astype(int))
     lo, hi = float(np.fmin(r.minimum, c.minimum)), float(np.fmax(r.maximum, c.maximum))
     inner = np.clip(edges[cuts[1:-1] - 1], lo, hi)
-    levels = np.linspace(0.0, 1.0, profiles.N_QUANTILES)
 
     def shares(b: Any) -> tuple[float, ...]:
         return tuple((np.add.reduceat(b.counts, cuts[:-1]) / b.total).tolist())
@@ -331,8 +416,8 @@ def _sketched_profile(r: NumericProfile, c: NumericProfile, edges: np.ndarray, r
     return ColumnProfile(
         reference_summary=summary(r, rb), current_summary=summary(c, cb), datetime=datetime,
         bin_edges=(lo, *inner.tolist(), hi), reference_hist=shares(rb),
-        current_hist=shares(cb), reference_quantiles=tuple(_quantiles(r, levels).tolist()),
-        current_quantiles=tuple(_quantiles(c, levels).tolist()),
+        current_hist=shares(cb), reference_quantiles=tuple(ref_quantiles.tolist()),
+        current_quantiles=tuple(cur_quantiles.tolist()),
     )
 
 
@@ -355,8 +440,6 @@ def _categorical_test(out: _Column, r: CategoricalProfile, c: CategoricalProfile
         labels, ref_counts, cur_counts = _bounded_chi2(out, r, c)
         distinct = tuple(len(p.counts) if p.exact else round(p.hll.get_estimate())
                          for p in (r, c))
-    from shiftguard.drift.results import ColumnSummary
-
     ref_share, cur_share = ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum()
     out.effect = float(0.5 * np.abs(ref_share - cur_share).sum())
     summaries = tuple(ColumnSummary(count=p.count, missing_share=p.n_missing / p.n_rows,
@@ -428,34 +511,45 @@ def _rates(r: Any, c: Any) -> tuple[float | None, float | None]:
 # -- decisions ----------------------------------------------------------------------------
 
 
-def _adjusted(tests: Sequence[_Column], rates: Mapping[str, Any], end: str,
-              correction: str) -> tuple[dict[Any, float], dict[Any, float]]:
+def _adjusted(tests: Sequence[_Column], distribution: Sequence[float | None],
+              rates: Mapping[str, Any], correction: str
+              ) -> tuple[dict[Any, float], dict[Any, float]]:
+    """Raw and adjusted p-values of the family: ``distribution`` holds the columns' own."""
     from shiftguard.drift.detector import _Family
 
     family = _Family()
-    for t in tests:
-        family.add((t.name, "distribution"), getattr(t, end))
+    for t, p in zip(tests, distribution, strict=True):
+        family.add((t.name, "distribution"), p)
         family.add((t.name, "missing"), rates[t.name][0])
         family.add((t.name, "non_numeric"), rates[t.name][1])
     return family.pvalues, family.adjusted(correction)
 
 
 def _undecided(tests: Sequence[_Column], rates: Mapping[str, Any], alpha: float,
-               correction: str) -> set[Any]:
+               correction: str, unknown_at_lower_end: bool = False) -> set[Any]:
     """Keys whose decision differs between every bounded p-value at either end of its
     interval (adjusted p-values are monotone in each raw one: the exact decision lies
-    between)."""
-    _, smallest = _adjusted(tests, rates, "p_upper_end", correction)
-    _, largest = _adjusted(tests, rates, "p_value", correction)
-    return {k for k in largest if (smallest[k] <= alpha) != (largest[k] <= alpha)}
+    between). An upper end's p-value not computed yet stands at 0, or at its lower end's
+    (``unknown_at_lower_end``): the true set of keys lies between the two."""
+    if all(t.p_upper_end == t.p_value for t in tests):
+        return set()
+    smallest = [t.p_upper_end if t.upper_known or not unknown_at_lower_end else t.p_value
+                for t in tests]
+    _, low = _adjusted(tests, smallest, rates, correction)
+    _, high = _adjusted(tests, [t.p_value for t in tests], rates, correction)
+    return {k for k in high if (low[k] <= alpha) != (high[k] <= alpha)}
 
 
 def _decide(tests: list[_Column], rates: Mapping[str, Any], ref: Side, cur: Side,
             alpha: float, correction: str, max_values: int) -> None:
     """Refine bounded KS columns while some decision is open (at most two passes: the
     columns open themselves, then every bounded one)."""
-    for round_ in range(2):
+    open_keys = _undecided(tests, rates, alpha, correction)
+    unknown = [t for t in tests if not t.upper_known]
+    if unknown and open_keys != _undecided(tests, rates, alpha, correction, True):
+        _upper_pvalues(unknown)
         open_keys = _undecided(tests, rates, alpha, correction)
+    for round_ in range(2):
         if not open_keys:
             break
         bounded = [t for t in tests if t.status == "bounded" and t.bins is not None
@@ -468,7 +562,7 @@ def _decide(tests: list[_Column], rates: Mapping[str, Any], ref: Side, cur: Side
         if not targets:
             break
         _refine(targets, ref, cur, max_values)
-    open_keys = _undecided(tests, rates, alpha, correction)
+        open_keys = _undecided(tests, rates, alpha, correction)
     for t in tests:
         if t.status == "bounded" and t.bins is not None:
             lo, hi = t.interval
@@ -476,9 +570,11 @@ def _decide(tests: list[_Column], rates: Mapping[str, Any], ref: Side, cur: Side
                        "test's verdict)" if (t.name, "distribution") not in open_keys else
                        "undecided: no raw data for a second pass; the p-value of the lower "
                        "end is conservative")
+            p_range = (f"in [{t.p_upper_end:.3g}, {t.p_value:.3g}]" if t.upper_known else
+                       f"at most {t.p_value:.3g}")
             t.notes.insert(0, f"bounded: KS statistic in [{lo:.6g}, {hi:.6g}] from exact "
-                              f"counts in {t.bins[1].counts.size} bins; p-value in "
-                              f"[{t.p_upper_end:.3g}, {t.p_value:.3g}]; {verdict}")
+                              f"counts in {t.bins[1].counts.size} bins; p-value {p_range}; "
+                              f"{verdict}")
 
 
 def _refine(targets: Sequence[_Column], ref: Side, cur: Side, max_values: int) -> None:
@@ -520,7 +616,8 @@ def _values(side: Side, selections: Mapping[str, Any]) -> dict[str, np.ndarray] 
     for name, (edges, selected) in selections.items():
         col = side.profile[name]
         if col.values is not None:
-            out[name] = col.values[selected[np.searchsorted(edges, col.values, side="left")]]
+            out[name] = _bins.sorted_in_bins(col.values, _bins.bin_ends(col.values, edges),
+                                             selected)
         else:
             rest[name] = (edges, selected)
     if rest:
@@ -535,7 +632,7 @@ def _values(side: Side, selections: Mapping[str, Any]) -> dict[str, np.ndarray] 
 
 def _report(ref: Profile, cur: Profile, tests: Sequence[_Column], rates: Mapping[str, Any],
             alpha: float, correction: str, multivariate: str) -> DriftReport:
-    raw, adjusted = _adjusted(tests, rates, "p_value", correction)
+    raw, adjusted = _adjusted(tests, [t.p_value for t in tests], rates, correction)
     results = []
     for t in tests:
         r, c = ref[t.name], cur[t.name]

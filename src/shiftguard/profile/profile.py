@@ -318,13 +318,13 @@ def quantile_edges(column: NumericProfile, n_bins: int | None) -> np.ndarray | N
 
 
 def column_bins(column: NumericProfile, edges: np.ndarray) -> Bins | None:
-    """The column's bins against ``edges``: computed from exact values, or the stored bins
-    when they were counted against the same edges; ``None`` otherwise."""
-    if column.values is not None:
-        return bin_sorted(column.values, edges)
+    """The column's bins against ``edges``: the stored bins when they were counted against
+    the same edges, else computed from exact values; ``None`` otherwise."""
     if column.bins is not None and column.edges is not None and np.array_equal(column.edges,
                                                                                  edges):
         return column.bins
+    if column.values is not None:
+        return bin_sorted(column.values, edges)
     return None
 
 
