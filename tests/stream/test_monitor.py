@@ -100,3 +100,34 @@ def test_last_report_verdict_is_the_step_alarm(rng):
         assert report.drifted == step.alarm
         assert tuple(c.name for c in report.columns if c.drifted) == step.drifted_columns
         assert report.alpha == step.alpha_spent
+
+
+def test_state_without_history_has_constant_size_and_continues_exactly(rng):
+    ref = rng.normal(size=(500, 2))
+    batches = [rng.normal(size=(200, 2)) + [0.0, 0.4 * (i >= 3)] for i in range(6)]
+    full = Monitor(ref, alpha=0.05)
+    lean = Monitor(ref, alpha=0.05)
+    sizes = []
+    for i, batch in enumerate(batches):
+        expected = full.update(batch)
+        state = json.loads(json.dumps(lean.to_dict(history=False)))
+        sizes.append(len(json.dumps(state)))
+        assert state["n_batches"] == i and state["history"] == []
+        lean = Monitor.from_dict(state, ref)
+        got = lean.update(batch)
+        assert got.to_dict() == expected.to_dict()
+    assert len(set(sizes)) == 1
+    assert lean.n_batches_ == full.n_batches_ == 6 and len(lean.history_) == 1
+    with pytest.raises(StateError, match="history=False"):
+        lean.to_dict()
+
+
+def test_state_with_inconsistent_batch_count_is_refused(rng):
+    ref = rng.normal(size=(300, 2))
+    monitor = Monitor(ref)
+    monitor.update(rng.normal(size=(100, 2)))
+    state = monitor.to_dict()
+    with pytest.raises(StateError, match="numbered"):
+        Monitor.from_dict({**state, "n_batches": 3}, ref)
+    with pytest.raises(StateError, match="n_batches"):
+        Monitor.from_dict({**state, "history": [], "n_batches": -1}, ref)

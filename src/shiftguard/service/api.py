@@ -119,8 +119,8 @@ def create_key(project_id: int, request: Request, x_api_key: KeyHeader = None) -
     return KeyOut(project_id=project_id, key_id=made.key_id, api_key=made.key)
 
 
-def _monitor_out(row: storage.Monitor) -> MonitorOut:
-    alarms = [s["batch"] for s in row.state.get("history", ()) if s.get("alarm")]
+def _monitor_out(row: storage.Monitor, session: Any = None) -> MonitorOut:
+    alarms = storage.alarm_steps(session, row.id) if row.n_batches else []
     return MonitorOut(id=row.id, name=row.name, created_at=row.created_at, options=row.options,
                       columns=row.columns, n_reference=row.n_reference,
                       n_batches=row.n_batches, alarms=alarms)
@@ -156,7 +156,7 @@ def create_monitor_route(
 @router.get("/monitors", response_model=list[MonitorOut], tags=["monitors"])
 def list_monitors(project_id: ProjectId, request: Request) -> Any:
     with request.app.state.db.read_session() as session:
-        return [_monitor_out(m) for m in storage.list_monitors(session, project_id)]
+        return [_monitor_out(m, session) for m in storage.list_monitors(session, project_id)]
 
 
 @router.get("/monitors/{monitor_id}", response_model=MonitorOut, tags=["monitors"])
@@ -165,7 +165,7 @@ def get_monitor(monitor_id: int, project_id: ProjectId, request: Request) -> Any
         row = storage.get_monitor(session, project_id, monitor_id)
         if row is None:
             raise not_found("monitor", monitor_id)
-        return _monitor_out(row)
+        return _monitor_out(row, session)
 
 
 def _unsupported(content_type: str | None, filename: str | None = None) -> ServiceError:

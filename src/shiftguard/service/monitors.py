@@ -50,7 +50,7 @@ def error_detector(spec: ErrorDetectorSpec) -> StreamDetector:
 class MonitorCache:
     """Fitted monitors by id, so that a batch does not re-read and re-fit the reference.
 
-    An entry is used only while its history is as long as the row's ``n_batches``: after
+    An entry is used only while its batch count is the row's ``n_batches``: after
     another process posted to the monitor, or a transaction failed after the update, the
     monitor is restored from the row instead.
     """
@@ -63,7 +63,7 @@ class MonitorCache:
     def get(self, row: storage.Monitor) -> StreamMonitor:
         with self._lock:
             monitor = self._entries.get(row.id)
-            if monitor is not None and len(monitor.history_) == row.n_batches:
+            if monitor is not None and monitor.n_batches_ == row.n_batches:
                 self._entries.move_to_end(row.id)
                 return monitor
         monitor = StreamMonitor.from_dict(row.state, storage.decode_table(row.reference))
@@ -91,7 +91,8 @@ def create_monitor(db: Database, cache: MonitorCache, project_id: int,
         project_id=project_id, name=options.name, options=options.model_dump(),
         columns=list(monitor.detector_.reference_.names),
         reference=storage.encode_batch_data(reference), n_reference=reference.num_rows,
-        state=monitor.to_dict(), error_state=None if errors is None else errors.to_dict(),
+        state=monitor.to_dict(history=False),
+        error_state=None if errors is None else errors.to_dict(),
         webhook_url=options.webhook_url, n_batches=0,
     )
     with db.write_session() as session:
@@ -185,7 +186,8 @@ def post_batch(db: Database, cache: MonitorCache, project_id: int, monitor_id: i
             session.flush()
             alerts = _alerts(row, batch, step, error_alarms)
             session.add_all(alerts)
-            row.state = monitor.to_dict()
+            # Constant size: the steps are the batch rows, not part of the state.
+            row.state = monitor.to_dict(history=False)
             row.n_batches = step.batch
             session.flush()
             alert_ids = [a.id for a in alerts]

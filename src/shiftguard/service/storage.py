@@ -290,6 +290,13 @@ def batch_history(session: Session, monitor_id: int, *, offset: int = 0,
     return list(session.scalars(query))
 
 
+def alarm_steps(session: Session, monitor_id: int) -> list[int]:
+    """Steps of a monitor's batches that raised an alarm, in order."""
+    return list(session.scalars(select(Batch.step).where(Batch.monitor_id == monitor_id,
+                                                         Batch.alarm.is_(True))
+                                .order_by(Batch.step)))
+
+
 def get_batch(session: Session, monitor_id: int, step: int) -> Batch | None:
     return session.scalar(select(Batch).where(Batch.monitor_id == monitor_id,
                                               Batch.step == step))

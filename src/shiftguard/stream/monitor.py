@@ -89,7 +89,8 @@ class Monitor:
     :math:`1/t^2`; use ``horizon`` when the run length is known. The bound is checked by
     simulation in ``tests/validity/test_stream_monitor.py``. The guarantee concerns the
     first alarm; the monitor keeps testing afterwards, recording every batch in
-    ``history_``.
+    ``history_`` and counting them in ``n_batches_`` (a monitor restored from a state saved
+    with ``to_dict(history=False)`` holds only the batches since).
 
     Examples
     --------
@@ -142,6 +143,7 @@ class Monitor:
             n_permutations=n_permutations, seed=seed,
         ).fit(reference)
         self.history_: list[MonitorStep] = []
+        self.n_batches_ = 0
 
     def alpha_for_batch(self, batch: int) -> float:
         """Level the spending rule gives to the ``batch``-th batch (1-based)."""
@@ -162,7 +164,7 @@ class Monitor:
 
     @property
     def alarms(self) -> tuple[int, ...]:
-        """Numbers (1-based) of the batches that raised an alarm."""
+        """Numbers (1-based) of the batches in ``history_`` that raised an alarm."""
         return tuple(s.batch for s in self.history_ if s.alarm)
 
     def update(self, batch: Any) -> MonitorStep:
@@ -174,7 +176,7 @@ class Monitor:
         the run's ``alpha`` would show drift the monitor does not alarm on), and a
         permutation p-value gets enough permutations to reach that level.
         """
-        number = len(self.history_) + 1
+        number = self.n_batches_ + 1
         level = self.alpha_for_batch(number)
         self.detector_.alpha = level
         report = self.detector_.compare(batch)
@@ -196,6 +198,7 @@ class Monitor:
             pvalues=pvalues, pvalues_adjusted=adjusted, n_rows=int(report.n_current),
         )
         self.history_.append(step)
+        self.n_batches_ = number
         return step
 
     def get_params(self) -> dict[str, Any]:
@@ -210,11 +213,21 @@ class Monitor:
             "n_permutations": self.n_permutations, "seed": self.seed,
         }
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready state: parameters and history (the reference is not included)."""
+    def to_dict(self, *, history: bool = True) -> dict[str, Any]:
+        """Plain JSON-ready state: parameters, the number of batches seen and (unless
+        ``history=False``) their steps; the reference is not included.
+
+        The sequential state is the number of batches alone (it fixes the next batch's
+        level): ``history=False`` gives a state of constant size for a store that keeps
+        the steps elsewhere, as the monitoring service does.
+        """
+        steps = self.history_ if history else []
+        if history and len(steps) != self.n_batches_:
+            raise StateError("this monitor was restored without its history; save it with "
+                             "to_dict(history=False)")
         return {
             "monitor": "Monitor", "version": STATE_VERSION, "params": self.get_params(),
-            "history": [s.to_dict() for s in self.history_],
+            "n_batches": self.n_batches_, "history": [s.to_dict() for s in steps],
         }
 
     @classmethod
@@ -233,8 +246,14 @@ class Monitor:
                 MonitorStep(**{**s, "drifted_columns": tuple(s["drifted_columns"])})
                 for s in state["history"]
             ]
+            n_batches = state.get("n_batches", len(monitor.history_))
         except (KeyError, TypeError) as exc:
             raise StateError(f"malformed Monitor state: {exc!r}") from None
-        if [s.batch for s in monitor.history_] != list(range(1, len(monitor.history_) + 1)):
-            raise StateError("Monitor history batches must be numbered 1, 2, ...")
+        if not isinstance(n_batches, int) or isinstance(n_batches, bool) or n_batches < 0:
+            raise StateError(f"Monitor state n_batches must be an integer >= 0, got "
+                             f"{n_batches!r}")
+        if monitor.history_ and ([s.batch for s in monitor.history_]
+                                 != list(range(1, n_batches + 1))):
+            raise StateError("Monitor history batches must be numbered 1, 2, ..., n_batches")
+        monitor.n_batches_ = n_batches
         return monitor
