@@ -278,3 +278,39 @@ def test_real_data_label_and_covariate_shift():
         _assert_unbiased_and_covering(errors, covered, alpha, name)
     cbpe_errors = np.array(cbpe_errors)
     assert abs(cbpe_errors.mean()) > 5 * cbpe_errors.std(ddof=1) / np.sqrt(reps)
+
+
+def test_messy_design_rare_class_tied_scores_small_batch_against_large_reference():
+    """CBPE under covariate shift and the label-shift estimate under label shift, on the
+    data users have: a rare positive class (5-8 %), probabilities rounded to two decimals
+    (heavy ties), and a 200-row batch against a 20,000-row reference."""
+    rng = np.random.default_rng(5)
+    reps, alpha = 200, 0.1
+    results: dict[str, list] = {}
+    for r in range(reps):
+        x = rng.normal(size=20_000)
+        y = (rng.random(x.size) < _logistic(-3 + 1.5 * x)).astype(int)
+        xc = rng.normal(size=200) + 0.5
+        yc = (rng.random(xc.size) < _logistic(-3 + 1.5 * xc)).astype(int)
+        p, pc = np.round(_logistic(-3 + 1.5 * x), 2), np.round(_logistic(-3 + 1.5 * xc), 2)
+        est = estimate_performance(np.column_stack([1 - p, p]), y,
+                                   np.column_stack([1 - pc, pc]), "accuracy", alpha=alpha,
+                                   seed=r, n_bootstrap=50)
+        realised = np.mean((pc >= 0.5).astype(int) == yc)
+        results.setdefault("cbpe", []).append(
+            (est.estimate - realised, est.lower <= realised <= est.upper))
+
+        ys = (rng.random(20_000) < 0.05).astype(int)
+        yt = (rng.random(200) < 0.15).astype(int)
+        xs, xt = rng.normal(2.0 * ys), rng.normal(2.0 * yt)
+        post_s = _logistic(2.0 * xs - 2.0)  # P(y=1 | x) at prior 0.5
+        post_t = _logistic(2.0 * xt - 2.0)
+        est = estimate_performance(np.column_stack([1 - post_s, post_s]), ys,
+                                   np.column_stack([1 - post_t, post_t]), "accuracy",
+                                   method="label_shift", alpha=alpha, seed=r)
+        realised = np.mean((post_t >= 0.5).astype(int) == yt)
+        results.setdefault("label_shift", []).append(
+            (est.estimate - realised, est.lower <= realised <= est.upper))
+    for name, pairs in results.items():
+        errors, covered = zip(*pairs, strict=True)
+        _assert_unbiased_and_covering(errors, covered, alpha, name)
