@@ -101,7 +101,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def settings(database_url: str):
     from shiftguard.service import Settings
 
-    return Settings(database_url=database_url, admin_key=ADMIN_KEY, webhook_backoff=0.05)
+    return Settings(database_url=database_url, admin_key=ADMIN_KEY, webhook_backoff=0.05,
+                    webhook_private=True)
 
 
 @pytest.fixture

@@ -24,3 +24,11 @@ def test_settings_come_from_the_environment_and_bad_values_name_the_variable():
         Settings.from_env({"SHIFTGUARD_AUTH_FAILURES": "0"})
     with pytest.raises(ParameterError, match="at least 16"):
         Settings.from_env({"SHIFTGUARD_ADMIN_KEY": "short"})
+
+
+def test_private_webhooks_are_off_unless_the_flag_says_so():
+    assert Settings.from_env({}).webhook_private is False
+    assert Settings.from_env({"SHIFTGUARD_WEBHOOK_PRIVATE": "1"}).webhook_private is True
+    assert Settings.from_env({"SHIFTGUARD_WEBHOOK_PRIVATE": "No"}).webhook_private is False
+    with pytest.raises(ParameterError, match="SHIFTGUARD_WEBHOOK_PRIVATE"):
+        Settings.from_env({"SHIFTGUARD_WEBHOOK_PRIVATE": "sometimes"})

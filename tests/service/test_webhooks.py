@@ -3,11 +3,13 @@ attempt is recorded."""
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import json
 import threading
 import time
 
+import pytest
 from sqlalchemy import select
 
 
@@ -80,3 +82,89 @@ def test_an_unreachable_webhook_ends_failed_after_the_last_attempt(
         attempts = list(session.scalars(select(WebhookDelivery)))
     assert len(attempts) == client.app.state.settings.webhook_attempts
     assert all(a.status_code is None and a.error for a in attempts)
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8080/hook", "http://localhost/hook", "http://169.254.169.254/latest",
+    "http://10.1.2.3/hook", "http://[::1]:9/hook", "https://app.localhost/hook"])
+def test_webhooks_into_private_networks_are_refused_unless_allowed(settings, url):
+    from fastapi.testclient import TestClient
+
+    from shiftguard.service import create_app
+
+    from .conftest import ADMIN_KEY, parquet, table
+
+    app = create_app(dataclasses.replace(settings, webhook_private=False))
+    with TestClient(app) as private_client:
+        key = private_client.post("/projects", json={"name": "p"},
+                                  headers={"X-API-Key": ADMIN_KEY}).json()["api_key"]
+        response = private_client.post(
+            "/monitors", headers={"X-API-Key": key},
+            files={"reference": ("reference.parquet", parquet(table(500, seed=1)))},
+            data={"options": json.dumps({"webhook_url": url})})
+    app.state.db.dispose()
+    assert response.status_code == 422
+    assert "options.webhook_url" in response.text
+    assert "SHIFTGUARD_WEBHOOK_PRIVATE" in response.text
+
+
+def test_the_target_is_checked_again_before_each_delivery(client, new_project, new_monitor,
+                                                          data):
+    h = new_project()["headers"]
+    monitor = new_monitor(h, webhook_url="http://127.0.0.1:9/hook")  # allowed at creation
+    client.app.state.webhooks.allow_private = False  # ... but not when the alert is sent
+    data.post(client, h, monitor, data.table(300, shift=1.5, seed=9))
+    assert _settled(client, h)["webhook_status"] == "failed"
+    from shiftguard.service.storage import WebhookDelivery
+
+    with client.app.state.db.read_session() as session:
+        attempts = list(session.scalars(select(WebhookDelivery)))
+    assert len(attempts) == 1  # a refusal is not retried
+    assert attempts[0].status_code is None and "non-public address" in attempts[0].error
+
+
+def test_private_target_resolves_names_and_accepts_public_addresses():
+    from shiftguard.service.webhooks import private_target
+
+    assert private_target("http://93.184.215.14/hook") is None
+    assert "non-public" in private_target("http://localhost:8000/hook")  # resolved
+    assert "loopback name" in private_target("http://localhost:8000/hook", resolve=False)
+    assert "no host" in private_target("http:///hook")
+
+
+class _Redirecting(http.server.BaseHTTPRequestHandler):
+    """Answers every delivery with a redirect to ``target``."""
+
+    target = ""
+
+    def do_POST(self) -> None:  # noqa: N802 -- http.server's naming
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(307)
+        self.send_header("Location", self.target)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_redirects_are_not_followed(client, new_project, new_monitor, data):
+    from shiftguard.service.storage import WebhookDelivery
+
+    _FlakyReceiver.received = []
+    inner = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FlakyReceiver)
+    outer = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Redirecting)
+    _Redirecting.target = f"http://127.0.0.1:{inner.server_port}/internal"
+    for server in (inner, outer):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        h = new_project()["headers"]
+        monitor = new_monitor(h, webhook_url=f"http://127.0.0.1:{outer.server_port}/hook")
+        data.post(client, h, monitor, data.table(300, shift=1.5, seed=9))
+        assert _settled(client, h)["webhook_status"] == "failed"
+    finally:
+        inner.shutdown()
+        outer.shutdown()
+    assert _FlakyReceiver.received == []
+    with client.app.state.db.read_session() as session:
+        statuses = [a.status_code for a in session.scalars(select(WebhookDelivery))]
+    assert statuses == [307] * client.app.state.settings.webhook_attempts

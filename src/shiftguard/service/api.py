@@ -33,6 +33,7 @@ from shiftguard.service.schemas import (
     ProjectOut,
 )
 from shiftguard.service.uploads import CONTENT_TYPES, read_upload, suffix_of
+from shiftguard.service.webhooks import private_target
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 401, 404, 409, 413, 415, 422, 429)
@@ -145,6 +146,10 @@ def create_monitor_route(
 ) -> Any:
     """Create a monitor from an uploaded reference table and options (JSON)."""
     parsed = _options(options)
+    refusal = (None if parsed.webhook_url is None or request.app.state.settings.webhook_private
+               else private_target(parsed.webhook_url, resolve=False))
+    if refusal is not None:
+        raise ServiceError(422, f"options.webhook_url: {refusal}", field="options.webhook_url")
     suffix = suffix_of(reference.content_type, reference.filename)
     if suffix is None:
         raise _unsupported(reference.content_type, reference.filename)

@@ -26,7 +26,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     db = Database(settings.database_url)
     migrate(db.engine)
     webhooks = WebhookSender(db, attempts=settings.webhook_attempts,
-                             backoff=settings.webhook_backoff, timeout=settings.webhook_timeout)
+                             backoff=settings.webhook_backoff, timeout=settings.webhook_timeout,
+                             allow_private=settings.webhook_private)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

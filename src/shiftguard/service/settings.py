@@ -12,7 +12,14 @@ variable                           meaning                          default
 ``SHIFTGUARD_AUTH_WINDOW``         sliding window, seconds          60
 ``SHIFTGUARD_WEBHOOK_ATTEMPTS``    deliveries tried per alert       5
 ``SHIFTGUARD_WEBHOOK_BACKOFF``     first retry delay, seconds       1 (doubles each time)
+``SHIFTGUARD_WEBHOOK_PRIVATE``     allow webhooks to loopback,      ``0``: only public
+                                   private and link-local addresses addresses
 =================================  ===============================  =========================
+
+Webhook targets are refused by default when their host is or resolves to an address that is
+not globally routable (``127.0.0.1``, ``10.0.0.0/8``, ``169.254.169.254``...): a project's key
+must not let its holder make the server call into its own network. Set
+``SHIFTGUARD_WEBHOOK_PRIVATE=1`` where the receivers are internal.
 """
 
 from __future__ import annotations
@@ -34,7 +41,10 @@ _ENV = {
     "auth_window": ("SHIFTGUARD_AUTH_WINDOW", float),
     "webhook_attempts": ("SHIFTGUARD_WEBHOOK_ATTEMPTS", int),
     "webhook_backoff": ("SHIFTGUARD_WEBHOOK_BACKOFF", float),
+    "webhook_private": ("SHIFTGUARD_WEBHOOK_PRIVATE", "flag"),
 }
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True,
+          "0": False, "false": False, "no": False, "off": False}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +62,7 @@ class Settings:
     webhook_attempts: int = 5
     webhook_backoff: float = 1.0
     webhook_timeout: float = 5.0
+    webhook_private: bool = False
 
     def __post_init__(self) -> None:
         for name in ("max_request_bytes", "auth_failures", "webhook_attempts"):
@@ -77,6 +88,12 @@ class Settings:
         for field, (variable, kind) in _ENV.items():
             text = environ.get(variable)
             if text is None or text == "":
+                continue
+            if kind == "flag":
+                if text.lower() not in _FLAGS:
+                    raise ParameterError(f"{variable}={text!r} is not one of "
+                                         f"{', '.join(_FLAGS)}")
+                values[field] = _FLAGS[text.lower()]
                 continue
             try:
                 values[field] = kind(text)
