@@ -323,3 +323,22 @@ def test_script_entry_point_reads_argv_and_tunes_gc(tables, monkeypatch, capsys)
     assert main(["compare", str(tables["ref"]), str(tables["same"])]) == 0
     assert calls == [20_000, "freeze"]
     assert "NO DRIFT" in capsys.readouterr().out
+
+
+def test_localisation_is_printed_only_under_a_drift_verdict(tmp_path, capsys, rng):
+    """Issue 16: a null comparison once printed "localisation flagged c" under "NO DRIFT".
+    The detector now localises only behind a drift verdict (serial gatekeeping), so the
+    text never shows a flag that seems to contradict the verdict."""
+    paths = {}
+    ref = rng.normal(size=(300, 3))
+    null = rng.normal(size=(300, 3))
+    for name, values in (("ref", ref), ("null", null), ("shifted", null + [0.0, 0.0, 1.0])):
+        paths[name] = tmp_path / f"{name}.csv"
+        np.savetxt(paths[name], values, delimiter=",", header="a,b,c", comments="")
+    args = ["--permutations", "200"]
+    assert main(["compare", str(paths["ref"]), str(paths["null"]), *args]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1].startswith("NO DRIFT") and "localisation" not in out
+    assert main(["compare", str(paths["ref"]), str(paths["shifted"]), *args]) == 1
+    out = capsys.readouterr().out
+    assert "localisation (gaussian): flagged c\nDRIFT: 1 of 3 columns drifted" in out

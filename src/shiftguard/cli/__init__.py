@@ -213,10 +213,14 @@ def _check_report_target(args: argparse.Namespace) -> None:
             raise ParameterError(f"--report: cannot write {target}: {problem}")
 
 
-def _write_report(write: Any, report: Any, args: argparse.Namespace, names: dict[str, str]) -> None:
-    """Write the HTML report when ``--report`` asks; a failed write is an input error."""
+def _write_report(writer: str, report: Any, args: argparse.Namespace,
+                  names: dict[str, str]) -> None:
+    """Write the HTML report when ``--report`` asks, with the function ``writer`` names
+    (``"module.function"``, imported only then); a failed write is an input error."""
     if not args.report:
         return
+    module, _, function = writer.rpartition(".")
+    write = getattr(importlib.import_module(module), function)
     try:
         write(report, args.report, **names)
     except OSError as exc:

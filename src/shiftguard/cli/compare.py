@@ -84,9 +84,7 @@ def _compare(args: argparse.Namespace) -> int:
     # sorted them, and the current's once compare returns (peak memory about 2x the data).
     detector.fit(_read(args.reference, "reference", options))
     report = detector.compare(_read(args.current, "current", options))
-    from shiftguard.report import write_html
-
-    _write_report(write_html, report, args,
+    _write_report("shiftguard.report.write_html", report, args,
                   {"reference_name": args.reference, "current_name": args.current})
     _emit(json.dumps(report.to_dict(), indent=2) if args.format == "json"
           else format_text(report))
@@ -102,7 +100,6 @@ def _compares_profiles(args: argparse.Namespace) -> bool:
 def _compare_profiles(args: argparse.Namespace) -> int:
     """``compare`` when a side is a .sgprofile file or a Parquet directory or glob."""
     from shiftguard.profile.compare import compare_profiles
-    from shiftguard.report import write_html
 
     report = compare_profiles(
         args.reference, args.current, alpha=args.alpha, correction=args.correction,
@@ -111,7 +108,7 @@ def _compare_profiles(args: argparse.Namespace) -> int:
         multivariate=args.multivariate, min_effect=args.min_effect,
         tests=_pairs(args.test, "--test") or None, numeric_test=args.numeric_test,
         categorical_test=args.categorical_test)
-    _write_report(write_html, report, args,
+    _write_report("shiftguard.report.write_html", report, args,
                   {"reference_name": args.reference, "current_name": args.current})
     _emit(json.dumps(report.to_dict(), indent=2) if args.format == "json"
           else format_text(report))

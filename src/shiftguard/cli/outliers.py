@@ -92,9 +92,7 @@ def _outliers(args: argparse.Namespace) -> int:
         calibration_size=args.calibration_size, conditional=args.conditional, seed=args.seed,
         top_features=args.top_features,
     )
-    from shiftguard.report.outliers import write_outlier_html
-
-    _write_report(write_outlier_html, report, args,
+    _write_report("shiftguard.report.outliers.write_outlier_html", report, args,
                   {"reference_name": args.reference, "new_name": args.new})
     _emit(json.dumps(report.to_dict(), indent=2) if args.format == "json"
           else format_outliers_text(report))

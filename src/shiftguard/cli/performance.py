@@ -73,7 +73,6 @@ def add_parser(sub: Any) -> None:
 
 def _performance(args: argparse.Namespace) -> int:
     _check_report_target(args)
-    from shiftguard.report.performance import write_performance_html
     from shiftguard.shift.timeline_tables import timeline_from_tables
 
     timeline = timeline_from_tables(
@@ -81,7 +80,7 @@ def _performance(args: argparse.Namespace) -> int:
         proba=args.proba, chunk_by=args.chunk_by, classes=args.classes, metrics=args.metric,
         methods=args.method, alpha=args.alpha, read_options=_read_options(args),
         calibration=args.calibration, n_bootstrap=args.bootstrap, seed=args.seed)
-    _write_report(write_performance_html, timeline, args,
+    _write_report("shiftguard.report.performance.write_performance_html", timeline, args,
                   {"reference_name": args.reference, "current_name": args.current})
     dropped = bool(timeline.drops)
     if args.format == "json":

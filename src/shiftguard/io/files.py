@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from shiftguard.errors import ParameterError, ReadError
+from shiftguard.io import buffers
 
 _FORMATS = {
     ".csv": "csv",
@@ -253,18 +253,18 @@ class _GrowingColumn:
             if self.valid is not None:
                 self.valid.resize(capacity, refcheck=False)
         floating = pa.types.is_floating(chunk.type)
-        if chunk.null_count and self.valid is None and not floating:
+        valid = buffers.validity(chunk)
+        if valid is not None and self.valid is None and not floating:
             self.valid = np.ones(self.values.shape[0], dtype=bool)
         if self.valid is not None:
-            self.valid[self.size:end] = chunk.is_valid().to_numpy(zero_copy_only=False)
+            self.valid[self.size:end] = True if valid is None else valid
         # Missing floats are NaN (as they end up anyway), so the column needs no mask.
-        fill = pa.scalar(np.nan if floating else 0, chunk.type)
-        self.values[self.size:end] = pc.fill_null(chunk, fill).to_numpy()
+        self.values[self.size:end] = buffers.to_numpy(chunk, fill=np.nan if floating else 0)
         self.size = end
 
     def finish(self) -> pa.Array:
         self.values.resize(self.size, refcheck=False)
         if self.valid is None:
-            return pa.array(self.values)  # zero-copy
+            return buffers.from_numpy(self.values)  # zero-copy
         self.valid.resize(self.size, refcheck=False)
-        return pa.array(self.values, mask=~self.valid)
+        return buffers.from_numpy(self.values, valid=self.valid)

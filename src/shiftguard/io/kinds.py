@@ -32,10 +32,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from shiftguard._validation import all_finite
 from shiftguard.errors import InputError
+from shiftguard.io import buffers
+from shiftguard.io.buffers import compute as pc
 from shiftguard.io.parse import (
     DATE_TIME_PATTERN,
     INTEGER_PATTERN,
@@ -123,11 +124,11 @@ def _is_string(t: pa.DataType) -> bool:
 
 
 def _null_missing(data: pa.ChunkedArray, missing_values: Sequence[str]) -> pa.ChunkedArray:
-    tokens = pa.array(list(missing_values), type=data.type)
+    tokens = buffers.strings(missing_values, data.type)
     hit = pc.is_in(pc.utf8_trim_whitespace(data), value_set=tokens)
     if not pc.any(hit).as_py():
         return data
-    return pc.if_else(hit, pa.scalar(None, data.type), data)
+    return pc.if_else(hit, buffers.null_scalar(data.type), data)
 
 
 def _infer(name: str, data: pa.ChunkedArray, label: str, from_text: bool) -> Column:
@@ -162,9 +163,7 @@ def _infer_number(name: str, data: pa.ChunkedArray, label: str) -> Column:
     t = data.type
     n_observed = len(data) - data.null_count
     if pa.types.is_integer(t) and n_observed:
-        extremes = pc.min_max(data)
-        magnitude = max(abs(extremes["min"].as_py()), abs(extremes["max"].as_py()))
-        if magnitude > EXACT_INTEGER_LIMIT:
+        if _integer_magnitude(data) > EXACT_INTEGER_LIMIT:
             share = pc.count_distinct(data).as_py() / n_observed
             if _near_unique(share, n_observed):
                 return _strings(name, "identifier", data.cast(pa.large_string()),
@@ -178,6 +177,16 @@ def _infer_number(name: str, data: pa.ChunkedArray, label: str) -> Column:
     what = ("integers" if pa.types.is_integer(t)
             else "decimals" if pa.types.is_decimal(t) else "floats")
     return _float_column(name, "numeric", values, label, what)
+
+
+def _integer_magnitude(data: pa.ChunkedArray) -> int:
+    """Largest absolute value among the observed values of an integer column."""
+    largest = 0
+    for chunk in data.chunks:  # a handful of chunks, each in two NumPy reductions
+        values = buffers.to_numpy(chunk, fill=0)  # 0 for a null leaves the maximum as is
+        if values.size:
+            largest = max(largest, abs(int(values.min())), abs(int(values.max())))
+    return largest
 
 
 def _infer_strings(name: str, data: pa.ChunkedArray, label: str) -> Column:
@@ -214,12 +223,12 @@ def _parsed(
     drift code tests their rate) but raises when no value parses.
     """
     values, parsed = parse(trimmed)
-    unparsed = np.asarray(pc.is_valid(trimmed).to_numpy(), dtype=bool) & ~parsed
+    unparsed = buffers.to_numpy(pc.is_valid(trimmed)) & ~parsed
     n_tokens = int(unparsed.sum())
     n_observed = len(trimmed) - trimmed.null_count
-    counts = pc.value_counts(trimmed.filter(pa.array(unparsed)))
-    order = np.argsort(-counts.field("counts").to_numpy(), kind="stable")[:MAX_TOKENS]
-    tokens = tuple(counts.field("values").take(order).to_pylist())
+    counts = pc.value_counts(trimmed.filter(buffers.from_numpy(unparsed)))
+    order = np.argsort(-buffers.to_numpy(counts.field("counts")), kind="stable")[:MAX_TOKENS]
+    tokens = tuple(counts.field("values").take(buffers.from_numpy(order)).to_pylist())
     listed = ", ".join(map(repr, tokens[:3])) + (", ..." if len(tokens) > 3 else "")
     if forced and n_tokens == n_observed > 0:
         what = "numbers" if kind == "numeric" else "ISO-8601 dates or times"
@@ -254,7 +263,7 @@ def _numeric_identifier(
     if not run:
         with np.errstate(invalid="ignore"):
             big = np.fmax.reduce(np.abs(values)) > EXACT_INTEGER_LIMIT
-        numbers = trimmed.filter(pa.array(parsed))
+        numbers = trimmed.filter(buffers.from_numpy(parsed))
         if not big or not pc.all(pc.match_substring_regex(numbers, INTEGER_PATTERN)).as_py():
             return None
         share = pc.count_distinct(numbers).as_py() / n_parsed
@@ -262,9 +271,10 @@ def _numeric_identifier(
             return None
         run = f"integers beyond 2^53, near-unique ({share:.1%} distinct)"
     try:  # canonical spelling: "007" and 7 are the same identifier
-        integers = pc.if_else(pa.array(parsed), trimmed, pa.scalar(None, trimmed.type))
+        mask = buffers.from_numpy(parsed)
+        integers = pc.if_else(mask, trimmed, buffers.null_scalar(trimmed.type))
         integers = integers.cast(pa.int64())
-        trimmed = pc.if_else(pa.array(parsed), integers.cast(trimmed.type), trimmed)
+        trimmed = pc.if_else(mask, integers.cast(trimmed.type), trimmed)
     except pa.ArrowInvalid:
         pass  # decimals ("3.0") or beyond int64: kept as written
     return _strings(name, "identifier", trimmed, run)
@@ -304,11 +314,11 @@ def _float_values(data: pa.ChunkedArray) -> np.ndarray:
     if pa.types.is_decimal(data.type) or pa.types.is_boolean(data.type):
         data = data.cast(pa.float64())
     if data.num_chunks == 1 and data.type == pa.float64() and data.null_count == 0:
-        return data.chunk(0).to_numpy()
+        return buffers.to_numpy(data)
     out = np.empty(len(data), dtype=np.float64)
     start = 0
     for chunk in data.chunks:  # a handful of chunks, each converted in one call
-        out[start:start + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+        out[start:start + len(chunk)] = buffers.to_numpy(chunk, fill=np.nan)
         start += len(chunk)
     return out
 
@@ -350,7 +360,8 @@ def _row_numbers(values: np.ndarray, n_observed: int) -> str:
 def _integer_strings(values: np.ndarray) -> pa.ChunkedArray:
     missing = np.isnan(values)
     integers = np.where(missing, 0.0, values).astype(np.int64)
-    return pa.chunked_array([pa.array(integers, mask=missing).cast(pa.large_string())])
+    return pa.chunked_array([buffers.from_numpy(integers, valid=~missing)
+                             .cast(pa.large_string())])
 
 
 def _near_unique(share: float, n_observed: int) -> bool:
@@ -361,8 +372,9 @@ def _sample(data: pa.ChunkedArray, n_observed: int) -> pa.ChunkedArray:
     """At most :data:`SAMPLE_SIZE` observed values, evenly spaced through the column."""
     if n_observed <= SAMPLE_SIZE:
         return data.drop_null()
-    rows = np.flatnonzero(np.asarray(pc.is_valid(data).to_numpy(), dtype=bool))
-    return data.take(rows[np.linspace(0, rows.size - 1, SAMPLE_SIZE).astype(np.int64)])
+    rows = np.flatnonzero(buffers.to_numpy(pc.is_valid(data)))
+    picked = rows[np.linspace(0, rows.size - 1, SAMPLE_SIZE).astype(np.int64)]
+    return data.take(buffers.from_numpy(picked))
 
 
 def _mostly_parsed(pattern: str, parse: _Parser, sample: pa.ChunkedArray) -> bool:
@@ -372,19 +384,20 @@ def _mostly_parsed(pattern: str, parse: _Parser, sample: pa.ChunkedArray) -> boo
     _, parsed = parse(sample)
     if parsed.mean() < PARSED_MIN_SHARE:
         return False
-    return pc.count_distinct(sample.filter(pa.array(~parsed))).as_py() <= MAX_TOKENS
+    return pc.count_distinct(sample.filter(buffers.from_numpy(~parsed))).as_py() <= MAX_TOKENS
 
 
 def _all_in(data: pa.ChunkedArray, spellings: Sequence[str]) -> bool:
-    return bool(pc.all(pc.is_in(data.drop_null(), value_set=pa.array(spellings, data.type)))
+    return bool(pc.all(pc.is_in(data.drop_null(), value_set=buffers.strings(spellings, data.type)))
                 .as_py())
 
 
 def _booleans(trimmed: pa.ChunkedArray) -> pa.ChunkedArray:
     """``"True"``/``"TRUE"``/... as ``"true"``, likewise false, as Arrow's CSV reader does."""
-    is_true = pc.is_in(trimmed, value_set=pa.array(_TRUE, trimmed.type))
-    spelled = pc.if_else(is_true, "true", "false")
-    return pc.if_else(pc.is_valid(trimmed), spelled, pa.scalar(None, pa.string()))
+    is_true = pc.is_in(trimmed, value_set=buffers.strings(_TRUE, trimmed.type))
+    true, false = buffers.strings(("true", "false"), pa.string())
+    spelled = pc.if_else(is_true, true, false)
+    return pc.if_else(pc.is_valid(trimmed), spelled, buffers.null_scalar(pa.string()))
 
 
 def _as_strings(name: str, data: pa.ChunkedArray, label: str) -> pa.ChunkedArray:
@@ -419,8 +432,8 @@ def _categorical(name: str, data: pa.ChunkedArray, inferred: str | None = None) 
     if inferred is None:
         noun = "category" if len(categories) == 1 else "categories"
         inferred = f"strings, {len(categories)} {noun}"
-    codes = pc.fill_null(encoded.indices.cast(pa.int32()), -1).to_numpy(zero_copy_only=False)
-    codes = np.ascontiguousarray(codes, dtype=np.int32)
+    codes = np.ascontiguousarray(buffers.to_numpy(encoded.indices.cast(pa.int32()), fill=-1),
+                                 dtype=np.int32)
     return Column(name, "categorical", codes, categories, int(data.null_count), inferred)
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from shiftguard.io import buffers
+from shiftguard.io.buffers import compute as pc
 
 #: Decimal numbers as Arrow's string-to-float cast accepts them (``"1"``, ``"-2.5"``,
 #: ``".5"``, ``"1e-3"``); words such as ``"inf"`` or ``"nan"`` and thousands separators
@@ -39,10 +41,10 @@ def parse_numbers(strings: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
         float64 values (NaN where a string is null or not a number) and a boolean mask of
         the strings that are numbers.
     """
-    parsed = pc.fill_null(pc.match_substring_regex(strings, NUMBER_PATTERN), False)
-    numbers = pc.if_else(parsed, strings, pa.scalar(None, strings.type)).cast(pa.float64())
-    values = pc.fill_null(numbers, np.nan).to_numpy()
-    return np.asarray(values, dtype=np.float64), _mask(parsed)
+    matches = pc.match_substring_regex(strings, NUMBER_PATTERN)
+    numbers = pc.if_else(matches, strings, buffers.null_scalar(strings.type)).cast(pa.float64())
+    values = buffers.to_numpy(numbers, fill=np.nan)
+    return np.asarray(values, dtype=np.float64), buffers.to_numpy(matches, fill=False)
 
 
 def parse_datetimes(strings: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -58,22 +60,22 @@ def parse_datetimes(strings: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
         float64 seconds (NaN where not parsed) and the boolean mask of parsed strings.
     """
     parts = pc.extract_regex(strings, DATE_TIME_PATTERN)
-    matched = _mask(pc.is_valid(parts))
-    zero, point, empty = (pa.scalar(s, strings.type) for s in ("0", "0.", ""))
+    matched = buffers.to_numpy(pc.is_valid(parts))
+    zero, point, empty, minus = buffers.strings(("0", "0.", "", "-"), strings.type)
 
     def field(name: str) -> np.ndarray:
         # Unmatched optional groups are empty strings; "0" + digits keeps the value.
         digits = pc.binary_join_element_wise(zero, pc.struct_field(parts, name), empty)
-        return _mask(pc.fill_null(digits.cast(pa.int64()), 0), dtype=np.int64)
+        return np.asarray(buffers.to_numpy(digits.cast(pa.int64()), fill=0), dtype=np.int64)
 
     year, month, day = field("year"), field("month"), field("day")
     hour, minute, second = field("hour"), field("minute"), field("second")
     fraction = pc.binary_join_element_wise(point, pc.struct_field(parts, "fraction"), empty)
-    fraction = _mask(pc.fill_null(fraction.cast(pa.float64()), 0.0), dtype=np.float64)
+    fraction = buffers.to_numpy(fraction.cast(pa.float64()), fill=0.0)
     zone_hour, zone_minute = field("zone_hour"), field("zone_minute")
-    negative = _mask(pc.fill_null(pc.equal(pc.struct_field(parts, "sign"), "-"), False))
-    empty_date = _mask(pc.fill_null(pc.equal(pc.struct_field(parts, "year"), ""), False))
-    empty_time = _mask(pc.fill_null(pc.equal(pc.struct_field(parts, "hour"), ""), False))
+    negative = _equals(parts, "sign", minus)
+    empty_date = _equals(parts, "year", empty)
+    empty_time = _equals(parts, "hour", empty)
 
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     month_length = _DAYS_IN_MONTH[np.clip(month, 0, 12)] + (leap & (month == 2))
@@ -98,6 +100,6 @@ def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np
     return era * 146097 + day_of_era - 719468
 
 
-def _mask(array: pa.Array | pa.ChunkedArray, dtype: type = np.bool_) -> np.ndarray:
-    """An Arrow array without nulls as a NumPy array."""
-    return np.asarray(array.to_numpy(), dtype=dtype)
+def _equals(parts: pa.ChunkedArray, name: str, text: pa.Scalar) -> np.ndarray:
+    """Where the regular expression's group ``name`` is ``text`` (False where unmatched)."""
+    return buffers.to_numpy(pc.equal(pc.struct_field(parts, name), text), fill=False)

@@ -1,80 +1,45 @@
 """Two-sample tests, one module per family (``ks``, ``cvm``, ``anderson``, ``ranks``,
 ``epps_singleton``, ``categorical``, ``distances``, ``multivariate``), and
-multiple-testing control (``multiple``)."""
+multiple-testing control (``multiple``).
 
-from shiftguard.stats.anderson import AndersonResult, anderson_test
-from shiftguard.stats.categorical import (
-    CategoricalTestResult,
-    chi2_test,
-    chi2_test_counts,
-    fisher_test,
-    fisher_test_counts,
-    g_test,
-    g_test_counts,
-)
-from shiftguard.stats.cvm import cvm_test, cvm_test_many
-from shiftguard.stats.distances import (
-    hellinger_test,
-    hellinger_test_counts,
-    js_test,
-    js_test_counts,
-    psi_test,
-    psi_test_counts,
-    wasserstein_test,
-)
-from shiftguard.stats.epps_singleton import epps_singleton_test
-from shiftguard.stats.ks import SortedColumns, ks_test, ks_test_many, presort
-from shiftguard.stats.multiple import adjust_pvalues, reject
-from shiftguard.stats.multivariate import (
-    ClassifierTestResult,
-    KernelTestResult,
-    classifier_test,
-    energy_test,
-    linear_mmd_test,
-    mmd_test,
-)
-from shiftguard.stats.ranks import mannwhitney_test, mannwhitney_test_many
-from shiftguard.stats.relevance import (
-    RelevanceResult,
-    ks_relevance_test,
-    tv_relevance_test_counts,
-)
+Each name is imported from its module on first use, so that importing one family (say
+``shiftguard.stats.ks`` from the drift detector) does not load the others: the kernel
+tests in ``multivariate`` pull in numba, which a small comparison may never need.
+"""
 
-__all__ = [
-    "RelevanceResult",
-    "ks_relevance_test",
-    "tv_relevance_test_counts",
-    "ClassifierTestResult",
-    "KernelTestResult",
-    "classifier_test",
-    "energy_test",
-    "linear_mmd_test",
-    "mmd_test",
-    "AndersonResult",
-    "CategoricalTestResult",
-    "SortedColumns",
-    "adjust_pvalues",
-    "anderson_test",
-    "chi2_test",
-    "chi2_test_counts",
-    "cvm_test",
-    "cvm_test_many",
-    "epps_singleton_test",
-    "fisher_test",
-    "fisher_test_counts",
-    "g_test",
-    "g_test_counts",
-    "hellinger_test",
-    "hellinger_test_counts",
-    "js_test",
-    "js_test_counts",
-    "ks_test",
-    "ks_test_many",
-    "mannwhitney_test",
-    "mannwhitney_test_many",
-    "presort",
-    "psi_test",
-    "psi_test_counts",
-    "reject",
-    "wasserstein_test",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "anderson": ("AndersonResult", "anderson_test"),
+    "categorical": ("CategoricalTestResult", "chi2_test", "chi2_test_counts", "fisher_test",
+                    "fisher_test_counts", "g_test", "g_test_counts"),
+    "cvm": ("cvm_test", "cvm_test_many"),
+    "distances": ("hellinger_test", "hellinger_test_counts", "js_test", "js_test_counts",
+                  "psi_test", "psi_test_counts", "wasserstein_test"),
+    "epps_singleton": ("epps_singleton_test",),
+    "ks": ("SortedColumns", "ks_test", "ks_test_many", "presort"),
+    "multiple": ("adjust_pvalues", "reject"),
+    "multivariate": ("ClassifierTestResult", "KernelTestResult", "classifier_test",
+                     "energy_test", "linear_mmd_test", "mmd_test"),
+    "ranks": ("mannwhitney_test", "mannwhitney_test_many"),
+    "relevance": ("RelevanceResult", "ks_relevance_test", "tv_relevance_test_counts"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'shiftguard.stats' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"shiftguard.stats.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
+
+
+__all__ = [*sorted(_WHERE)]
