@@ -25,7 +25,8 @@ Parts (``--parts``, default all four):
               (alibi-detect alone takes 80-300 s, depending on the load).
 
 ``--rows N`` shrinks the headline data for a quick check (results then go to
-``results_rows<N>.json``), ``--scale-checks 200x5000`` runs only some scale checks. Writes
+``results_rows<N>.json``), ``--scale-checks 200x5000`` runs only some scale checks,
+``--skip evidently`` leaves a peer library's sides out of the headline part. Writes
 ``bench/out/drift/results.json`` and ``results.md`` (the tables of BENCHMARKS.md).
 """
 
@@ -227,19 +228,22 @@ def close_all(workers: dict[str, Worker]) -> None:
         worker.close()
 
 
-def headline_part(env: dict[str, str], n_rows: int, rounds: int) -> dict[str, Any]:
+def headline_part(env: dict[str, str], n_rows: int, rounds: int,
+                  skip: tuple[str, ...] = ()) -> dict[str, Any]:
     data_dir = ensure_dataset(OUT_DIR / f"headline{n_rows}x50", n_rows, 50, 0.05)
-    workers, info = start_workers(HEADLINE_SIDES, env, data_dir, OUT_DIR / "logs")
+    sides = tuple(c for c in HEADLINE_SIDES if c.peer not in skip)
+    workers, info = start_workers(sides, env, data_dir, OUT_DIR / "logs")
     try:
-        warmup = warm_up(HEADLINE_SIDES, workers)
-        repeated = tuple(c for c in HEADLINE_SIDES if not c.once)
-        once = (HEADLINE, *(c for c in HEADLINE_SIDES if c.once))
+        warmup = warm_up(sides, workers)
+        repeated = tuple(c for c in sides if not c.once)
+        once = (HEADLINE, *(c for c in sides if c.once))
         result = interleaved_rounds(repeated, workers, rounds)
         result += interleaved_rounds(once, workers, 1, first_round=rounds)
     finally:
         close_all(workers)
     return {"data_dir": str(data_dir), "rows": n_rows, "columns": 50,
-            "contenders": [dataclasses.asdict(c) | {"key": c.key} for c in HEADLINE_SIDES],
+            "contenders": [dataclasses.asdict(c) | {"key": c.key} for c in sides],
+            "skipped_peers": list(skip),
             "workers": info, "warmup": warmup, "rounds": result, "repeated_rounds": rounds}
 
 
@@ -302,7 +306,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--parts", default="headline,scale,memory,mmd")
     parser.add_argument("--scale-checks", default=",".join(c[0] for c in SCALE_CHECKS))
+    parser.add_argument("--skip", default="", help="peers left out of the headline part")
     args = parser.parse_args()
+    skip = tuple(p for p in args.skip.split(",") if p)
     parts = args.parts.split(",")
     threads = str(args.threads)
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": threads,
@@ -324,7 +330,7 @@ def main() -> None:
         "load_1min_start": load_average(),
     }
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    steps = {"headline": lambda: headline_part(env, args.rows, args.rounds),
+    steps = {"headline": lambda: headline_part(env, args.rows, args.rounds, skip),
              "scale": lambda: scale_part(env, args.scale_checks.split(",")),
              "memory": lambda: memory_part(env, args.rows),
              "mmd": lambda: mmd_part(env)}

@@ -26,7 +26,7 @@ def test_flags_only_the_shifted_column(rng):
     w = report.column("w")
     assert w.test == "ks" and w.pvalue_adjusted <= 0.05
     assert 0.25 < w.effect_size < 0.6  # Wasserstein-1 of a 0.4 sd mean shift, in sd units
-    assert report.multivariate is not None and report.multivariate.method == "mmd"
+    assert report.multivariate is not None and report.multivariate.method == "mmd_rff"
 
 
 def test_ks_pvalues_equal_scipy_with_missing_values(rng):
@@ -114,6 +114,16 @@ def test_other_tests_can_be_chosen(rng):
     assert report.column("w").test == "mannwhitney" and report.column("w").drifted
     assert report.column("c").test == "g"
     assert report.multivariate.method == "energy"
+
+
+def test_auto_joint_test_is_the_random_feature_mmd_and_mmd_the_exact_kernel(rng):
+    ref, cur = _frame(rng, 300), _frame(rng, 300, shift=0.8)
+    auto = compare(ref, cur, localize=False, n_permutations=199, seed=3).multivariate
+    exact = compare(ref, cur, multivariate="mmd", localize=False, n_permutations=199,
+                    seed=3).multivariate
+    assert (auto.method, exact.method) == ("mmd_rff", "mmd")
+    assert auto.pvalue == exact.pvalue == 1 / 200  # both see the 0.8 sd shift
+    assert auto.statistic != exact.statistic  # two different statistics
 
 
 def test_bad_input_and_parameters(rng):

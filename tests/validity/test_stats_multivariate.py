@@ -79,10 +79,13 @@ def test_permutation_pvalues_are_valid_on_small_tied_data(test, options, d, n, m
         assert np.mean(pvalues <= alpha) <= binomial_band(alpha, n_reps)[1]
 
 
-def test_default_mmd_size_on_tied_integers_with_unequal_sizes():
+@pytest.mark.parametrize("n_features", [None, 64], ids=["exact", "random_features"])
+def test_default_mmd_size_on_tied_integers_with_unequal_sizes(n_features):
     # 200 vs 2,000 rows of three integer columns (Poisson counts, a 0-3 score and a rare
     # binary flag): about 50 distinct rows, so almost every row is repeated. 500
-    # repetitions, B = 99 (the level is exact for any B).
+    # repetitions, B = 99 (the level is exact for any B). With random features the
+    # bandwidth comes from 1,000 of the 2,200 sorted pooled rows (the lexicographic sort:
+    # the first column ties).
     n_reps = 500
     rng = np.random.default_rng(18)
     rejected = 0
@@ -92,7 +95,8 @@ def test_default_mmd_size_on_tied_integers_with_unequal_sizes():
                              rng.random(size) < 0.1]).astype(float)
             for size in (200, 2000)
         )
-        rejected += mmd_test(x, y, n_permutations=99, seed=rng).pvalue <= ALPHA
+        rejected += mmd_test(x, y, n_permutations=99, seed=rng,
+                             n_features=n_features).pvalue <= ALPHA
     lo, hi = binomial_band(ALPHA, n_reps)
     assert lo <= rejected / n_reps <= hi
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numba as nb
@@ -415,12 +417,13 @@ def _gaussian_statistics(
     # Only the smaller group's rows are gathered: the other group's SSCP and sums follow
     # from the pooled ones (the pooled rows are centred), which saves most of it when m << n.
     small = min(n, m)
+    with_ones = np.hstack([pooled, np.ones((size, 1))])
 
     def components(rows: np.ndarray) -> np.ndarray:
         """(b, 2, d) components for the index sets (b, small) of the smaller group."""
-        block = pooled[rows]
-        raw = np.matmul(block.transpose(0, 2, 1), block)
-        ref_sums = block.sum(axis=1)
+        sscp = _subset_sscp(with_ones, rows)
+        raw = sscp[:, :d, :d]
+        ref_sums = sscp[:, :d, d]
         if n > m:
             raw = raw_pooled - raw
             ref_sums = -ref_sums
@@ -429,13 +432,45 @@ def _gaussian_statistics(
 
     observed = components((np.arange(n) if n <= m else np.arange(n, size))[None])[0]
     permuted = np.empty((n_permutations, 2, d))
-    batch = max(1, _BLOCK_DOUBLES // (small * d + d * d))
+    # Per permutation a batch holds its uniforms, its subset and its SSCP (the rows are
+    # gathered one split at a time): at 4,000 rows and 50 features all 199 in one batch.
+    batch = max(1, _BLOCK_DOUBLES // (size + small + (d + 1) ** 2))
     for start in range(0, n_permutations, batch):
         stop = min(start + batch, n_permutations)
         # The rows holding the `small` smallest of i.i.d. uniforms: a uniform random subset.
         draws = rng.random((stop - start, size))
         permuted[start:stop] = components(np.argpartition(draws, small - 1, axis=1)[:, :small])
     return _sum_of_squared_scores(observed, permuted)
+
+
+def _subset_sscp(rows: np.ndarray, subsets: np.ndarray) -> np.ndarray:
+    """``rows[s].T @ rows[s]`` (b, p, p) for each index set ``s`` of ``subsets`` (b, k).
+
+    NumPy runs ``a.T @ a`` as BLAS syrk, half the operations of the batched general
+    product; ``rows`` ends with a column of ones, so the last column of each result holds
+    the subset's column sums. Large batches are split between threads, each running
+    one-threaded BLAS on its half (the caller holds BLAS to one thread): NumPy releases
+    the GIL, and unlike BLAS's own threads these never spin waiting for a busy core.
+    """
+    from shiftguard._threads import SMALL_WORK
+
+    count, width = subsets.shape[0], rows.shape[1]
+    out = np.empty((count, width, width))
+
+    def fill(part: range) -> None:
+        for k in part:
+            block = rows[subsets[k]]
+            np.matmul(block.T, block, out=out[k])
+
+    n_threads = min(os.cpu_count() or 1, count)
+    if n_threads <= 1 or subsets.size * width < SMALL_WORK:
+        fill(range(count))
+    else:
+        bounds = np.linspace(0, count, n_threads + 1).astype(int)
+        with ThreadPoolExecutor(n_threads) as pool:
+            list(pool.map(fill, [range(a, b) for a, b in zip(bounds[:-1], bounds[1:],
+                                                                strict=True)]))
+    return out
 
 
 def _conditional_rss(sscp: np.ndarray) -> np.ndarray:

@@ -370,3 +370,23 @@ def ecdf_gap_sums_sparse(
             i = j
         out[b] = acc
     return out
+
+
+@nb.njit(cache=True)
+def subset_indicators(offsets: np.ndarray, out: np.ndarray) -> None:
+    """Set row ``b`` of the zeroed (rows, size) ``out`` to 1 on a uniform random ``k``-subset.
+
+    As :func:`partial_shuffles` (``offsets[b, i]`` uniform on ``0, ..., size - 1 - i``,
+    ``k = offsets.shape[1]``), but the subset is written as indicators over the ``size``
+    positions, ready to be one side of a matrix product (in ``out``'s float type).
+    """
+    rows, k = offsets.shape
+    perm = np.arange(out.shape[1])
+    for b in range(rows):
+        for i in range(k):
+            j = i + offsets[b, i]
+            perm[i], perm[j] = perm[j], perm[i]
+            out[b, perm[i]] = 1.0
+        for i in range(k - 1, -1, -1):
+            j = i + offsets[b, i]
+            perm[i], perm[j] = perm[j], perm[i]

@@ -7,9 +7,12 @@ every sample size, tied rows included: the pooled sample is reduced to its disti
 and how often each occurs, the kernel or distance matrix of the distinct rows is computed
 once, a permuted statistic is a quadratic form in the counts a random split sends to ``x``
 (a batch of splits is one matrix product), and every comparison with the observed statistic
-is made in exact integer arithmetic. The classifier test is exact with ``metric="accuracy"``
-and, with ``metric="auc"``, uses the normal approximation of the Mann-Whitney law for folds
-with more than 8 rows of each sample (see its guarantee).
+is made in exact integer arithmetic; ``mmd_test(..., n_features=D)`` replaces the kernel by
+D random Fourier features, whose permutations cost O(B (n + m) D) instead of
+O(B (n + m)^2), with the same exactness (:mod:`shiftguard.stats._random_features`). The
+classifier test is exact with ``metric="accuracy"`` and, with ``metric="auc"``, uses the
+normal approximation of the Mann-Whitney law for folds with more than 8 rows of each
+sample (see its guarantee).
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ def mmd_test(
     bandwidth: float | None = None,
     n_permutations: int = 1000,
     seed: int | np.random.Generator | None = None,
+    n_features: int | None = None,
 ) -> KernelTestResult:
     """Kernel two-sample test with the unbiased squared MMD and a permutation p-value.
 
@@ -114,16 +118,31 @@ def mmd_test(
     n_permutations
         Number B of random permutations of the pooled rows.
     seed
-        Seed or Generator for the permutations.
+        Seed or Generator for the permutations (and the random features).
+    n_features
+        ``None`` (default): the exact Gaussian kernel, as above. An integer ``D >= 1``: the
+        kernel is approximated by ``D`` random Fourier features (Rahimi and Recht 2007;
+        Zhao and Meng 2015): with ``W`` (d, D) whose columns are N(0, I / sigma^2) in law,
+        drawn in orthogonal blocks (Yu et al. 2016), and ``b`` uniform on [0, 2 pi),
+        ``phi(z) = sqrt(2 / D) cos(W' z + b)``, and the statistic is
+        ``||mean phi(x) - mean phi(y)||^2`` (the squared MMD of the kernel ``phi . phi``,
+        an estimate of the Gaussian one). Time O(B (n + m) D) instead of
+        O(B (n + m)^2), memory O((n + m) D): at 2,000 + 2,000 rows, D = 256 and
+        B = 1,000, about 2 GFLOP instead of 32. With ``bandwidth=None`` the median
+        heuristic runs on at most 1,000 pooled rows, drawn (seeded) from the pooled
+        rows in sorted order (all of them when n + m <= 1,000, giving the exact path's
+        sigma); see Notes. Up to 2^22 - 1 pooled rows.
 
     Returns
     -------
     KernelTestResult
-        ``statistic`` is MMD_u^2 (float64); ``pvalue`` is Besag and Clifford's sequential
+        ``statistic`` is MMD_u^2 (float64), or the random-feature statistic with
+        ``n_features``; ``pvalue`` is Besag and Clifford's sequential
         Monte Carlo p-value over at most ``B`` permutations (ties counted, see Notes):
         ``20 / l`` when the 20th permuted statistic reaching ``T`` is the ``l``-th drawn,
         else ``(1 + #{T_b >= T}) / (1 + B)``; ``n_permutations`` the number drawn;
-        ``bandwidth`` the sigma used.
+        ``bandwidth`` the sigma used; ``method`` ``"mmd"``, or ``"mmd_rff"`` with
+        ``n_features``.
 
     Notes
     -----
@@ -147,11 +166,36 @@ def mmd_test(
     rows), so heavily tied data are cheap; for larger samples subsample, or use
     :func:`linear_mmd_test`. SciPy has no MMD test.
 
+    With ``n_features`` the guarantee is the same -- ``P(pvalue <= alpha) <= alpha``
+    exactly, at every n, m >= 2, ties included -- because the frequencies, phases,
+    bandwidth and centring are drawn or computed independently of the labels: from the
+    seed and from the pooled rows as a multiset (the bandwidth's subsample is drawn from
+    the pooled rows in canonical, lexicographically sorted order, the same for every
+    arrangement of the pooled sample), so every split is scored by one fixed function.
+    The features are rounded to integer multiples of ``2^-(24 - L)`` (``L`` as above;
+    2^-12 at 4,000 rows) below 65,536 pooled rows, ``2^-(52 - 2 L)`` above, which makes
+    each permuted sum an exact float32 (float64) integer and every tie with the observed
+    statistic detectable (:mod:`shiftguard.stats._random_features`).
+    Power: given ``W`` and ``b`` the test is consistent (as n, m grow) against every
+    alternative that moves the mean of ``phi``. Two distributions that differ have
+    characteristic functions that differ on a set of frequencies of positive Gaussian
+    measure, so each block of frequencies misses them with probability below 1 and the
+    chance that all ``D`` features miss vanishes as ``D`` grows (the random-feature kernel
+    converges uniformly to the Gaussian one, which is characteristic; Rahimi and Recht
+    2007, claim 1). At finite ``D`` some power is lost; the rates of both tests on seeded
+    alternatives at the detector's 2,000 + 2,000 rows are in BENCHMARKS.md
+    (``bench/drift/bench_mmd_power.py``).
+
     References
     ----------
     Gretton, Borgwardt, Rasch, Schoelkopf & Smola (2012). A kernel two-sample test. JMLR 13.
     Phipson & Smyth (2010). Permutation p-values should never be zero. Stat. Appl. Genet.
     Mol. Biol. 9(1), article 39.
+    Rahimi & Recht (2007). Random features for large-scale kernel machines. NIPS 20.
+    Yu, Suresh, Choromanski, Holtmann-Rice & Kumar (2016). Orthogonal random features.
+    NIPS 29.
+    Zhao & Meng (2015). FastMMD: ensemble of circular discrepancy for efficient
+    two-sample test. Neural Computation 27(6), 1345-1372.
 
     Examples
     --------
@@ -162,11 +206,23 @@ def mmd_test(
     True
     >>> mmd_test(np.ones((5, 2)), np.ones((4, 2)), seed=1).pvalue
     1.0
+    >>> fast = mmd_test(rng.normal(size=(500, 3)), rng.normal(0.3, 1, size=(500, 3)),
+    ...                 n_features=256, seed=1)
+    >>> fast.method, fast.pvalue < 0.01
+    ('mmd_rff', True)
     """
     x, y = _check_two_samples(x, y, min_rows=2)
     n_permutations = check_positive_int(n_permutations, "n_permutations")
     if bandwidth is not None:
         bandwidth = check_positive_number(bandwidth, "bandwidth")
+    if n_features is not None:
+        from shiftguard.stats._random_features import rff_mmd_test
+
+        statistic, pvalue, drawn, sigma = rff_mmd_test(
+            x, y, bandwidth, check_positive_int(n_features, "n_features"), n_permutations,
+            as_rng(seed))
+        return KernelTestResult(method="mmd_rff", statistic=statistic, pvalue=pvalue,
+                                n_permutations=drawn, bandwidth=sigma)
     n, m = x.shape[0], y.shape[0]
     rows, counts, in_x = _distinct_rows(x, y)
     sq_dist = _squared_distances(rows)
