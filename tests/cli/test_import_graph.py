@@ -60,6 +60,7 @@ def test_reading_csv_of_every_inferred_kind_does_not_import_pandas(small_tables)
 def test_compare_of_small_numeric_files_imports_no_unneeded_library(small_tables):
     code = ("from shiftguard.cli import main\n"
             "assert main(['compare', 'ref.csv', 'cur.csv']) == 1")
-    # pyarrow.compute serves string columns only; the HTML report only --report
-    watched = ("pandas", "pyarrow.compute", "scipy.stats", "sklearn", "shiftguard.report")
+    # pyarrow.compute serves string columns only; the HTML report only --report; numba and
+    # scipy only data above the small kernels' size (stats/_small_kernels.py)
+    watched = ("pandas", "pyarrow.compute", "scipy", "numba", "sklearn", "shiftguard.report")
     assert _imported(code, watched, small_tables) == "[]"

@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import numba as nb
 import numpy as np
 
 from shiftguard._result import ResultMixin
@@ -647,6 +646,8 @@ def _knn_statistics(
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Observed ``P(all) - P(without j)`` (d,) and its values under B relabellings (B, d)."""
+    from shiftguard.stats import _kernels
+
     size, d = pooled.shape
     if d < 2:
         raise InputError("method='knn' needs at least 2 features; use method='ridge'", "ref")
@@ -668,71 +669,10 @@ def _knn_statistics(
         stop = min(start + block, size)
         # Squared distances of a block of rows to all rows, by one BLAS product.
         dist = squares[start:stop, None] + squares[None, :] - 2.0 * (pooled[start:stop] @ pooled.T)
-        _knn_edge_changes(pooled, start, np.maximum(dist, 0.0), k, low, high, labels, counts)
+        _kernels.knn_edge_changes(pooled, start, np.maximum(dist, 0.0), k, low, high, labels,
+                                  counts)
     gain = counts / (size * k)
     return gain[:, 0], np.ascontiguousarray(gain[:, 1:].T)
-
-
-@nb.njit(cache=True)
-def _knn_edge_changes(x, start, dist, k, low, high, labels, counts):
-    """Add, for rows ``start..``, each labelling's same-sample edges of the full k-NN graph
-    minus those of the graph without feature j to ``counts[j, labelling]``.
-
-    Only the edges in which the two graphs differ are visited. Without feature j the
-    squared distance to row l is ``dist[l] - (x_ij - x_lj)^2``, at most ``dist[l]``, so
-    the k nearest rows without j lie within ``radius + max_l (x_ij - x_lj)^2`` of row i
-    in all features (``radius``: the k-th smallest full distance): only rows that close
-    are scanned. Ties are broken by row position.
-    """
-    size, d = x.shape
-    n_labellings = labels.shape[1]
-    near = np.empty(k, dtype=np.int64)
-    near_dist = np.empty(k)
-    for r in range(dist.shape[0]):
-        i = start + r
-        row = dist[r]
-        row[i] = np.inf
-        order = np.argsort(row, kind="mergesort")
-        full = order[:k]
-        radius = row[order[k - 1]]
-        for j in range(d):
-            xij = x[i, j]
-            reach = radius + max((xij - low[j]) ** 2, (high[j] - xij) ** 2)
-            reach += 1e-9 * (abs(reach) + 1.0)
-            filled = 0
-            for t in range(size - 1):
-                l = order[t]
-                if row[l] > reach:
-                    break
-                value = row[l] - (xij - x[l, j]) ** 2
-                if filled == k and (value > near_dist[k - 1] or (
-                        value == near_dist[k - 1] and l > near[k - 1])):
-                    continue
-                p = min(filled, k - 1)
-                while p > 0 and (near_dist[p - 1] > value or (
-                        near_dist[p - 1] == value and near[p - 1] > l)):
-                    near[p] = near[p - 1]
-                    near_dist[p] = near_dist[p - 1]
-                    p -= 1
-                near[p] = l
-                near_dist[p] = value
-                filled = min(filled + 1, k)
-            for sign in (1.0, -1.0):
-                edges, others = (full, near) if sign > 0 else (near, full)
-                for a in range(k):
-                    l = edges[a]
-                    shared = False
-                    for c in range(k):
-                        if others[c] == l:
-                            shared = True
-                            break
-                    if not shared:
-                        for b in range(n_labellings):
-                            if labels[i, b] == labels[l, b]:
-                                counts[j, b] += sign
-
-
-# -- p-values, correction and result ------------------------------------------------------
 
 
 def _localization_result(

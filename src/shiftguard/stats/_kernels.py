@@ -390,3 +390,99 @@ def subset_indicators(offsets: np.ndarray, out: np.ndarray) -> None:
         for i in range(k - 1, -1, -1):
             j = i + offsets[b, i]
             perm[i], perm[j] = perm[j], perm[i]
+
+
+@nb.njit(cache=True)
+def gram_to_sq_dist(gram: np.ndarray, norms: np.ndarray) -> None:
+    size = gram.shape[0]
+    for i in range(size):
+        for j in range(size):
+            v = norms[i] + norms[j] - 2.0 * gram[i, j]
+            gram[i, j] = v if v > 0.0 else 0.0
+        gram[i, i] = 0.0
+
+
+@nb.njit(cache=True)
+def positive_pair_values(sq_dist: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The positive squared distances over all pairs ``i < j`` of pooled rows.
+
+    Distinct rows k < j occurring ``counts[k]`` and ``counts[j]`` times form
+    ``counts[k] * counts[j]`` pairs; two copies of one row are at distance 0.
+    """
+    size = sq_dist.shape[0]
+    total = 0
+    for k in range(size - 1):
+        for j in range(k + 1, size):
+            if sq_dist[k, j] > 0.0:
+                total += int(counts[k] * counts[j])
+    out = np.empty(total)
+    pos = 0
+    for k in range(size - 1):
+        for j in range(k + 1, size):
+            if sq_dist[k, j] > 0.0:
+                stop = pos + int(counts[k] * counts[j])
+                out[pos:stop] = sq_dist[k, j]
+                pos = stop
+    return out
+
+
+@nb.njit(cache=True)
+def knn_edge_changes(x, start, dist, k, low, high, labels, counts):
+    """Add, for rows ``start..``, each labelling's same-sample edges of the full k-NN graph
+    minus those of the graph without feature j to ``counts[j, labelling]``.
+
+    Only the edges in which the two graphs differ are visited. Without feature j the
+    squared distance to row l is ``dist[l] - (x_ij - x_lj)^2``, at most ``dist[l]``, so
+    the k nearest rows without j lie within ``radius + max_l (x_ij - x_lj)^2`` of row i
+    in all features (``radius``: the k-th smallest full distance): only rows that close
+    are scanned. Ties are broken by row position.
+    """
+    size, d = x.shape
+    n_labellings = labels.shape[1]
+    near = np.empty(k, dtype=np.int64)
+    near_dist = np.empty(k)
+    for r in range(dist.shape[0]):
+        i = start + r
+        row = dist[r]
+        row[i] = np.inf
+        order = np.argsort(row, kind="mergesort")
+        full = order[:k]
+        radius = row[order[k - 1]]
+        for j in range(d):
+            xij = x[i, j]
+            reach = radius + max((xij - low[j]) ** 2, (high[j] - xij) ** 2)
+            reach += 1e-9 * (abs(reach) + 1.0)
+            filled = 0
+            for t in range(size - 1):
+                l = order[t]
+                if row[l] > reach:
+                    break
+                value = row[l] - (xij - x[l, j]) ** 2
+                if filled == k and (value > near_dist[k - 1] or (
+                        value == near_dist[k - 1] and l > near[k - 1])):
+                    continue
+                p = min(filled, k - 1)
+                while p > 0 and (near_dist[p - 1] > value or (
+                        near_dist[p - 1] == value and near[p - 1] > l)):
+                    near[p] = near[p - 1]
+                    near_dist[p] = near_dist[p - 1]
+                    p -= 1
+                near[p] = l
+                near_dist[p] = value
+                filled = min(filled + 1, k)
+            for sign in (1.0, -1.0):
+                edges, others = (full, near) if sign > 0 else (near, full)
+                for a in range(k):
+                    l = edges[a]
+                    shared = False
+                    for c in range(k):
+                        if others[c] == l:
+                            shared = True
+                            break
+                    if not shared:
+                        for b in range(n_labellings):
+                            if labels[i, b] == labels[l, b]:
+                                counts[j, b] += sign
+
+
+# -- p-values, correction and result ------------------------------------------------------

@@ -71,8 +71,8 @@ def rff_mmd_test(
     :func:`shiftguard.stats.multivariate.mmd_test` for the guarantee.
     """
     from shiftguard._threads import single_threaded_blas
-    from shiftguard.stats import _kernels
     from shiftguard.stats.montecarlo import sequential_pvalue
+    from shiftguard.stats.multivariate import _kernel_module
 
     n, m = x.shape[0], y.shape[0]
     size = n + m
@@ -116,7 +116,7 @@ def rff_mmd_test(
         def reaches_observed(rows: int) -> np.ndarray:
             offsets = rng.integers(0, size - np.arange(small), size=(rows, small))
             indicators = np.zeros((rows, size), dtype=dtype)
-            _kernels.subset_indicators(offsets, indicators)
+            _kernel_module(offsets.shape[1] * size).subset_indicators(offsets, indicators)
             return (sum_of_squares(indicators @ features) >= threshold).astype(np.float64)
 
         pvalue, drawn = sequential_pvalue(1.0, reaches_observed, n_permutations, rtol=0.0,

@@ -29,6 +29,7 @@ from shiftguard._validation import (
     check_choice,
 )
 from shiftguard.errors import InputError
+from shiftguard.stats import _small_kernels
 
 ALTERNATIVES = ("two-sided", "less", "greater")
 _KS_METHODS = ("auto", "exact", "asymp")
@@ -174,16 +175,13 @@ def ks_test_many(
     >>> bool(p[2] < 1e-10), bool(p[0] > 0.01)
     (True, True)
     """
-    from shiftguard.stats import _kernels
-
     check_choice(alternative, "alternative", ALTERNATIVES)
     check_choice(method, "method", _KS_METHODS)
     reference, current = paired_columns(reference, current)
     work = int(reference.n_valid.sum() + current.n_valid.sum())
-    with kernel_threads(work):
-        d_plus, d_minus = _kernels.ks_extremes(
-            reference.values, reference.n_valid, current.values, current.n_valid
-        )
+    d_plus, d_minus = _ks_extremes(
+        reference.values, reference.n_valid, current.values, current.n_valid, work
+    )
     return _ks_pvalues(d_plus, d_minus, reference.n_valid, current.n_valid, alternative, method)
 
 
@@ -254,18 +252,27 @@ def ks_test(
     >>> bool(res.pvalue < 0.01)
     True
     """
-    from shiftguard.stats import _kernels
-
     xs = np.sort(as_float_array(x, "x"))
     ys = np.sort(as_float_array(y, "y"))
     check_choice(alternative, "alternative", ALTERNATIVES)
     check_choice(method, "method", _KS_METHODS)
     n = np.array([xs.size], dtype=np.int64)
     m = np.array([ys.size], dtype=np.int64)
-    with kernel_threads(xs.size + ys.size):
-        d_plus, d_minus = _kernels.ks_extremes(xs[:, None], n, ys[:, None], m)
+    d_plus, d_minus = _ks_extremes(xs[:, None], n, ys[:, None], m, xs.size + ys.size)
     stat, pvalue = _ks_pvalues(d_plus, d_minus, n, m, alternative, method)
     return TestResult("ks", float(stat[0]), float(pvalue[0]), wasserstein_effect(xs, ys))
+
+
+def _ks_extremes(
+    ref: np.ndarray, ref_n: np.ndarray, cur: np.ndarray, cur_n: np.ndarray, work: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The numba merge, or its NumPy twin on small data (no numba import, no compile)."""
+    if work <= _small_kernels.SMALL_WORK:
+        return _small_kernels.ks_extremes(ref, ref_n, cur, cur_n)
+    from shiftguard.stats import _kernels
+
+    with kernel_threads(work):
+        return _kernels.ks_extremes(ref, ref_n, cur, cur_n)
 
 
 def _ks_pvalues(
@@ -323,20 +330,24 @@ def _ks_pvalues(
 
 def _ks_exact(n1: int, n2: int, g: int, d: float, alternative: str) -> tuple[bool, float, float]:
     """Exact tail probability at the lattice point nearest ``d``: (success, d, p)."""
-    from shiftguard.stats import _kernels
-
     lcm = (n1 // g) * n2
     h = int(np.round(d * lcm))
     d = h / lcm
     if h == 0:
         return True, d, 1.0
+    # The laws for equal sizes take O(n) steps: plain Python costs less than loading
+    # numba; for unequal sizes (O(n1 n2) steps) only small ones run in Python.
+    if n1 == n2 or n1 * n2 <= _small_kernels.SMALL_WORK:
+        kernels: Any = _small_kernels
+    else:
+        from shiftguard.stats import _kernels as kernels
     if alternative == "two-sided":
         if n1 == n2:
-            prob = _kernels.ks_exact_two_sided_equal_n(n1, h)
+            prob = kernels.ks_exact_two_sided_equal_n(n1, h)
         else:
-            prob = _kernels.ks_exact_two_sided(n1, n2, g, h)
+            prob = kernels.ks_exact_two_sided(n1, n2, g, h)
     elif n1 == n2:
-        prob = _kernels.ks_exact_one_sided_equal_n(n1, h)
+        prob = kernels.ks_exact_one_sided_equal_n(n1, h)
     else:
         prob = _ks_exact_one_sided_unequal_n(n1, n2, g, h)
     return bool(0.0 <= prob <= 1.0), d, prob

@@ -22,7 +22,6 @@ import math
 from contextlib import nullcontext
 from typing import Any
 
-import numba as nb
 import numpy as np
 
 from shiftguard._result import TestResult
@@ -34,6 +33,7 @@ from shiftguard._validation import (
     check_positive_number,
 )
 from shiftguard.errors import EstimatorError, InputError
+from shiftguard.stats import _small_kernels
 
 CLASSIFIER_METRICS = ("auc", "accuracy")
 
@@ -542,42 +542,23 @@ def _squared_distances(rows: np.ndarray) -> np.ndarray:
     centred = rows - rows.mean(axis=0)
     norms = np.einsum("ij,ij->i", centred, centred)
     gram = centred @ centred.T
-    _gram_to_sq_dist(gram, norms)
+    _kernel_module(gram.size).gram_to_sq_dist(gram, norms)
     return gram
 
 
-@nb.njit(cache=True)
-def _gram_to_sq_dist(gram: np.ndarray, norms: np.ndarray) -> None:
-    size = gram.shape[0]
-    for i in range(size):
-        for j in range(size):
-            v = norms[i] + norms[j] - 2.0 * gram[i, j]
-            gram[i, j] = v if v > 0.0 else 0.0
-        gram[i, i] = 0.0
-
-
-@nb.njit(cache=True)
 def _positive_pair_values(sq_dist: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """The positive squared distances over all pairs ``i < j`` of pooled rows.
+    """The positive squared distances over all pairs ``i < j`` of pooled rows, each
+    repeated ``counts[i] * counts[j]`` times (``_kernels.positive_pair_values``)."""
+    return _kernel_module(sq_dist.size).positive_pair_values(sq_dist, counts)
 
-    Distinct rows k < j occurring ``counts[k]`` and ``counts[j]`` times form
-    ``counts[k] * counts[j]`` pairs; two copies of one row are at distance 0.
-    """
-    size = sq_dist.shape[0]
-    total = 0
-    for k in range(size - 1):
-        for j in range(k + 1, size):
-            if sq_dist[k, j] > 0.0:
-                total += int(counts[k] * counts[j])
-    out = np.empty(total)
-    pos = 0
-    for k in range(size - 1):
-        for j in range(k + 1, size):
-            if sq_dist[k, j] > 0.0:
-                stop = pos + int(counts[k] * counts[j])
-                out[pos:stop] = sq_dist[k, j]
-                pos = stop
-    return out
+
+def _kernel_module(work: int) -> Any:
+    """numba's kernels, or their NumPy twins on small data (no numba import)."""
+    if work <= _small_kernels.SMALL_WORK:
+        return _small_kernels
+    from shiftguard.stats import _kernels
+
+    return _kernels
 
 
 def _median_bandwidth(positive: np.ndarray, n_pairs: int) -> float:
