@@ -15,7 +15,6 @@ import dataclasses
 import math
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -451,7 +450,7 @@ def _subset_sscp(rows: np.ndarray, subsets: np.ndarray) -> np.ndarray:
     one-threaded BLAS on its half (the caller holds BLAS to one thread): NumPy releases
     the GIL, and unlike BLAS's own threads these never spin waiting for a busy core.
     """
-    from shiftguard._threads import SMALL_WORK
+    from shiftguard._threads import SMALL_WORK, run_in_threads
 
     count, width = subsets.shape[0], rows.shape[1]
     out = np.empty((count, width, width))
@@ -466,9 +465,8 @@ def _subset_sscp(rows: np.ndarray, subsets: np.ndarray) -> np.ndarray:
         fill(range(count))
     else:
         bounds = np.linspace(0, count, n_threads + 1).astype(int)
-        with ThreadPoolExecutor(n_threads) as pool:
-            list(pool.map(fill, [range(a, b) for a, b in zip(bounds[:-1], bounds[1:],
-                                                                strict=True)]))
+        run_in_threads(fill, [range(a, b) for a, b in zip(bounds[:-1], bounds[1:],
+                                                           strict=True)])
     return out
 
 

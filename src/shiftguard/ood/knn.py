@@ -24,13 +24,12 @@ overflows nor underflows whatever the units of the features.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numba as nb
 import numpy as np
 
-from shiftguard._threads import single_threaded_blas
+from shiftguard._threads import run_in_threads, single_threaded_blas
 from shiftguard._validation import check_choice, check_positive_int
 from shiftguard.errors import ParameterError
 from shiftguard.ood._base import check_features, check_fitted
@@ -147,8 +146,7 @@ def _run_blocks(work: Any, blocks: list[slice]) -> None:
             for rows in blocks:
                 work(rows)
             return
-        with ThreadPoolExecutor(n_threads) as pool:
-            list(pool.map(work, blocks))
+        run_in_threads(work, blocks)
 
 
 class KNNDistance:

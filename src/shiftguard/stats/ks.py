@@ -17,13 +17,12 @@ import dataclasses
 import math
 import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from shiftguard._result import TestResult
-from shiftguard._threads import kernel_threads
+from shiftguard._threads import kernel_threads, run_in_threads
 from shiftguard._validation import (
     as_float_array,
     check_choice,
@@ -115,8 +114,7 @@ def presort(X: Any) -> SortedColumns:
     if n_threads == 1:
         sort_block(0)
     else:
-        with ThreadPoolExecutor(n_threads) as pool:
-            list(pool.map(sort_block, range(n_threads)))
+        run_in_threads(sort_block, range(n_threads))
     # NaN sorts last, and searchsorted follows the same order.
     n_valid = np.array([np.searchsorted(values[:, j], np.nan) for j in range(d)],
                        dtype=np.int64)
