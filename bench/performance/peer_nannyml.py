@@ -7,6 +7,10 @@ reference one earlier day, with ``chunk_period="D"`` (one reference chunk, one c
 per data chunk). Its band is ``value +/- 3 sampling errors`` (``lower/upper_confidence_
 boundary``), the sampling error estimated from the reference at the chunk's size.
 NannyML's usage logging (it phones home) is switched off by ``NML_DISABLE_USAGE_LOGGING``.
+DLE's LightGBM model gets ``n_jobs=1`` (its only hyperparameter set; all others are
+LightGBM's defaults, as in NannyML's default ``LGBMRegressor()``): LightGBM's default
+``n_jobs=None`` means one thread per physical core whatever ``OMP_NUM_THREADS`` says, so
+without it NannyML's DLE ran on both cores where every other side has one thread.
 """
 
 from __future__ import annotations
@@ -67,7 +71,8 @@ def cbpe(p: dict[str, Any]) -> dict[str, Any]:
 
 def dle(p: dict[str, Any]) -> dict[str, Any]:
     estimator = nannyml.DLE(feature_column_names=p["features"], y_pred="pred", y_true="y",
-                            metrics=["mae"], timestamp_column_name="ts", chunk_period="D")
+                            metrics=["mae"], timestamp_column_name="ts", chunk_period="D",
+                            hyperparameters={"n_jobs": 1})
     return _read(estimator.fit(p["ref"]).estimate(p["cur"]), ["mae"], p["n_chunks"])
 
 

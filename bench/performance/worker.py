@@ -5,7 +5,9 @@ from ``run.py``, one JSON object per line (the pattern of ``bench/drift/worker.p
 
 ``{"cmd": "load", "name": N, "path": P}``   read a data set and ``prepare`` it (untimed).
 ``{"cmd": "run", "side": S, "name": N}``    time one fit + estimate of side ``S`` on ``N``
-                                            (wall seconds) and return its estimates.
+                                            (wall seconds, and the process's CPU seconds,
+                                            which other jobs on a busy machine disturb
+                                            less) and return its estimates.
 ``{"cmd": "versions"}``                     library versions.
 
 The answers go to a private duplicate of stdout; file descriptor 1 points at stderr, so
@@ -40,9 +42,10 @@ def main(peer: str) -> None:
                     prepared[request["name"]] = module.prepare({k: f[k] for k in f.files})
                 answer = {"ok": True}
             elif request["cmd"] == "run":
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 estimates = module.SIDES[request["side"]](prepared[request["name"]])
                 answer = {"ok": True, "seconds": time.perf_counter() - start,
+                          "cpu_seconds": time.process_time() - start_cpu,
                           "estimates": estimates}
             else:
                 answer = {"ok": True, "versions": module.versions()}

@@ -13,7 +13,6 @@ from shiftguard.shift import (
 )
 from shiftguard.shift._performance_metrics import (
     bootstrap_counts,
-    calibrate,
     confusion_metric,
     fit_calibrator,
     metric_gradient,
@@ -275,7 +274,8 @@ def test_metric_gradient_matches_finite_differences(metric, k):
 @pytest.mark.parametrize("calibration", ["sigmoid", "isotonic"])
 @pytest.mark.parametrize("metric", ["accuracy", "f1", "roc_auc"])
 def test_cbpe_delta_interval_matches_the_bootstrap_it_replaces(calibration, metric):
-    """CBPE's standard error (delta method over the precomputed bootstrap calibrators and
+    """CBPE's standard error (delta method over the calibrator's error -- sigmoid: the
+    sandwich covariance of its parameters; isotonic: precomputed bootstrap maps -- and
     over the current labels) agrees with the brute-force double bootstrap it replaced:
     re-calibrating on every resample of the reference, and redrawing the current labels
     from the calibrated probabilities. Tolerance 8 %: the brute force's own Monte Carlo
@@ -288,33 +288,40 @@ def test_cbpe_delta_interval_matches_the_bootstrap_it_replaces(calibration, metr
                                n_bootstrap=400, seed=1)
     p_ref2, p_cur2 = np.column_stack([1 - p_ref, p_ref]), np.column_stack([1 - p_cur, p_cur])
     pred = p_cur2.argmax(1)
-    q_cur = calibrate(p_ref2, y_ref, p_cur2, calibration)
+    cal = fit_calibrator(p_ref2, y_ref, calibration)
+    q_cur = cal.probabilities(cal.raw(p_cur2))[0]
 
     def value(q):
         return metric_gradient(metric, q, pred, p_cur2)[0]
 
     boot_rng = np.random.default_rng(2)
     counts = bootstrap_counts(1500, 400, boot_rng)
-    cal_values = [value(q) for q in calibrate(p_ref2, y_ref, p_cur2, calibration, counts)]
+    boot = fit_calibrator(p_ref2, y_ref, calibration, counts)
+    cal_values = [value(q) for q in boot.probabilities(boot.raw(p_cur2))]
     labels = (boot_rng.random((400, 1000)) < q_cur[:, 1]).astype(int)
     label_values = [value(np.eye(2)[y]) for y in labels]
     brute = np.sqrt(np.var(cal_values, ddof=1) + np.var(label_values, ddof=1))
     assert est.standard_error == pytest.approx(brute, rel=0.08)
 
 
-def test_bootstrap_calibrators_are_stored_as_parameters():
+def test_weighted_calibrators_equal_fits_on_the_repeated_rows():
+    """One calibrator per row of bootstrap counts (or of 0/1 fold weights) is the
+    calibrator fitted on the rows repeated that many times."""
     rng = np.random.default_rng(12)
     _, y_ref, p_ref = _miscalibrated(rng, 300)
     p = np.column_stack([1 - p_ref, p_ref])
     counts = bootstrap_counts(300, 5, rng)
     assert (counts.sum(1) == 300).all()
+    grid = np.linspace(0, 1, 7)
+    at = np.column_stack([1 - grid, grid])
     for method in ("sigmoid", "isotonic"):
         cal = fit_calibrator(p, y_ref, method, counts)
-        grid = np.linspace(0, 1, 7)
-        direct = calibrate(p, y_ref, np.column_stack([1 - grid, grid]), method, counts)
-        np.testing.assert_allclose(cal.probabilities(cal.raw(np.column_stack([1 - grid, grid]))),
-                                   direct)
         assert cal.flat_params().shape[0] == 5
+        for b in (0, 3):
+            rows = np.repeat(np.arange(300), counts[b])
+            one = fit_calibrator(p[rows], y_ref[rows], method)
+            np.testing.assert_allclose(cal.replicate(b).probabilities(cal.replicate(b).raw(at)),
+                                       one.probabilities(one.raw(at)), atol=1e-8)
 
 
 def test_docstring_examples_run():
@@ -329,7 +336,7 @@ def test_docstring_examples_run():
 @pytest.mark.parametrize("method", ["sigmoid", "isotonic"])
 def test_calibrator_gradient_matches_finite_differences(method):
     """The chain rule through a multiclass calibrator (maps, then renormalisation) that
-    carries the bootstrap calibrators' spread into CBPE's interval."""
+    carries the calibrator's error into CBPE's interval, for several metrics at once."""
     import dataclasses
 
     rng = np.random.default_rng(13)
@@ -341,7 +348,11 @@ def test_calibrator_gradient_matches_finite_differences(method):
     q = cal.probabilities(raw)
     pred = p.argmax(1)
     _, grad = metric_gradient("f1", q, pred, p)
-    analytic = cal.gradient(p, raw, q, grad)
+    _, grad_acc = metric_gradient("accuracy", q, pred, p)
+    both = cal.gradient(p, raw, q, np.stack([grad, grad_acc]))
+    assert both.shape == (2, cal.flat_params().shape[1])
+    np.testing.assert_array_equal(both[1], cal.gradient(p, raw, q, grad_acc[None])[0])
+    analytic = both[0]
     flat = cal.flat_params()[0]
     sizes = np.cumsum([par.shape[1] for par in cal.params])[:-1]
 

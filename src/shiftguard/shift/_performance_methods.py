@@ -1,7 +1,7 @@
 """The six estimators behind :class:`shiftguard.shift.performance.PerformanceEstimator`.
 
 Each method is a pair: ``<method>_fit(...)`` does all the work that needs only the
-labelled reference (calibrators and their bootstrap replicates, thresholds, confusion
+labelled reference (calibrators and their error, bootstrap thresholds, confusion
 matrices, loss models) and returns a state dict; ``<method>_estimate(state, metrics,
 ...)`` takes one chunk of current rows and returns one ``(estimate, standard_error,
 details)`` per metric, sharing the chunk's work between the metrics. The public class
@@ -14,17 +14,18 @@ import numpy as np
 
 from shiftguard._validation import as_float_array
 from shiftguard.errors import EstimatorError, InputError, ParameterError
+from shiftguard.shift._additive_loss import additive_basis, fit_additive
 from shiftguard.shift._performance_metrics import (
     auc_parts,
     auc_standard_error,
     bootstrap_counts,
-    calibrate,
     confusion_metric,
     fit_calibrator,
     isotonic_grid,
     label_variance,
     metric_gradient,
     multiclass_soft_auc,
+    platt_covariance,
     weighted_auc,
 )
 from shiftguard.shift.density_ratio import ClassifierDensityRatio
@@ -37,8 +38,6 @@ MIN_ROWS_PER_CLASS = 5
 _DLE_FOLDS = 10
 #: Current rows (evenly spaced) on which the fold models' jackknife is evaluated.
 _DLE_JACKKNIFE_ROWS = 2_000
-#: The default loss model of DLE: histogram gradient boosting, modest and fixed in size.
-_DLE_BOOSTING = {"max_iter": 30, "learning_rate": 0.3, "early_stopping": False}
 _BLOCK_ELEMENTS = 2_000_000
 
 
@@ -74,23 +73,30 @@ def _blocks(n_boot: int, row_size: int) -> list[int]:
 
 def cbpe_fit(p_ref, y, metrics, calibration, n_boot, rng):
     n = y.shape[0]
-    state = {"calibration": calibration, "n_bootstrap": n_boot, "calibrator": None}
+    state = {"calibration": calibration, "calibrator": None}
     q_ref = p_ref.copy()
     if calibration != "none":
-        # Cross-fitted estimate on the reference: each fold calibrated on the other folds.
+        # Cross-fitted estimate on the reference, each fold calibrated on the other folds,
+        # and the calibrator of all rows: six weightings of the rows fitted in one pass.
         folds = rng.permutation(n) % 5
+        weights = np.vstack([folds[None] != np.arange(5)[:, None], np.ones((1, n), bool)])
+        fits = fit_calibrator(p_ref, y, calibration, weights)
+        q_all = fits.probabilities(fits.raw(p_ref))
         for f in range(5):
-            q_ref[folds == f] = calibrate(p_ref[folds != f], y[folds != f], p_ref[folds == f],
-                                          calibration)
-        state["calibrator"] = cal = fit_calibrator(p_ref, y, calibration)
-        # The calibrator's own error: refitted on bootstrap resamples of the reference
-        # (sigmoid: by one Newton step from the full fit), kept as the replicates'
-        # deviations from their mean parameters.
-        params = np.concatenate([
-            fit_calibrator(p_ref, y, calibration, bootstrap_counts(n, size, rng),
-                           cal if calibration == "sigmoid" else None).flat_params()
-            for size in _blocks(n_boot, n)])
-        state["deviations"] = params - params.mean(axis=0)
+            q_ref[folds == f] = q_all[f, folds == f]
+        state["calibrator"] = cal = fits.replicate(5)
+        # The calibrator's own error as a factor L of its parameters' covariance L'L:
+        # sigmoid, the Cholesky factor of the sandwich covariance; isotonic (no closed
+        # form), the deviations of maps refitted on bootstrap resamples of the reference.
+        if calibration == "sigmoid":
+            state["error_factor"] = np.linalg.cholesky(platt_covariance(p_ref, y, cal)).T
+            state["calibrator_error"] = "sandwich"
+        else:
+            params = np.concatenate([
+                fit_calibrator(p_ref, y, calibration, bootstrap_counts(n, size, rng)
+                               ).flat_params() for size in _blocks(n_boot, n)])
+            state["error_factor"] = (params - params.mean(axis=0)) / np.sqrt(n_boot - 1)
+            state["calibrator_error"] = f"bootstrap ({n_boot} replicates)"
     pred_ref = p_ref.argmax(1)
     state["reference_estimate"] = {m: float(_expected_metric(m, q_ref, pred_ref, p_ref))
                                    for m in metrics}
@@ -105,23 +111,25 @@ def cbpe_estimate(state, metrics, p_cur):
     else:
         raw = cal.raw(p_cur)[0]
         q_cur = cal.probabilities(raw)
-    out = []
-    for metric in metrics:
-        estimate, grad = metric_gradient(metric, q_cur, pred_cur, p_cur)
+    details = {"calibration": state["calibration"]}
+    if cal is not None:
+        details["calibrator_error"] = state["calibrator_error"]
+    values = [metric_gradient(metric, q_cur, pred_cur, p_cur) for metric in metrics]
+    for metric, (estimate, _) in zip(metrics, values, strict=True):
         if not np.isfinite(estimate):
             raise metric_undefined(metric, "the current rows give it a zero denominator (e.g. "
                                    "no positive prediction)")
-        # Label sampling of the current rows and (if calibrating) the calibrator's error,
-        # both to first order in the metric's gradient.
-        var = label_variance(q_cur, grad)
-        if cal is not None:
-            spread = state["deviations"] @ cal.gradient(p_cur, raw, q_cur, grad)
-            var += float(spread @ spread) / (spread.shape[0] - 1)
-        out.append((estimate, float(np.sqrt(var)), {
-            "calibration": state["calibration"],
-            "reference_estimate": state["reference_estimate"][metric],
-            "n_bootstrap": state["n_bootstrap"]}))
-    return out
+    # Label sampling of the current rows and (if calibrating) the calibrator's error,
+    # both to first order in the metric's gradient.
+    variances = np.array([label_variance(q_cur, grad) for _, grad in values])
+    if cal is not None:
+        grads = cal.gradient(p_cur, raw, q_cur, np.stack([grad for _, grad in values]))
+        for k, grad in enumerate(grads):
+            spread = state["error_factor"] @ grad
+            variances[k] += spread @ spread
+    return [(estimate, float(np.sqrt(var)), {
+        **details, "reference_estimate": state["reference_estimate"][metric]})
+        for metric, (estimate, _), var in zip(metrics, values, variances, strict=True)]
 
 
 def _confidence(p: np.ndarray, score: str) -> np.ndarray:
@@ -317,9 +325,21 @@ def label_shift_estimate(state, metrics, p_cur, rng):
     return out
 
 
+def _variance_map(out_of_fold: np.ndarray, loss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Conditional variance of the loss as an increasing function of its predicted mean
+    (a location-scale error: Var |e| = (pi/2 - 1) E[|e|]^2 for a normal e, and Var e^2 =
+    2 E[e^2]^2), fitted to the cross-fitted squared residuals: ``(knots, values)``."""
+    knots, values = isotonic_grid(out_of_fold, np.square(loss - out_of_fold),
+                                  np.ones((1, out_of_fold.shape[0])))
+    # The map is constant on blocks of knots: only the blocks' ends change it, and fewer
+    # knots make its evaluation on every current row cheap.
+    v = values[0]
+    ends = np.r_[True, v[1:] != v[:-1]] | np.r_[v[:-1] != v[1:], True]
+    return knots[ends], v[ends]
+
+
 def dle_fit(pred_ref, y, metrics, X_ref, loss_model, rng):
     from sklearn.base import clone
-    from sklearn.ensemble import HistGradientBoostingRegressor
 
     if X_ref is None:
         raise ParameterError("method='dle' needs the features X_ref and X_cur")
@@ -330,26 +350,46 @@ def dle_fit(pred_ref, y, metrics, X_ref, loss_model, rng):
     if xr.shape[0] < _DLE_FOLDS * MIN_ROWS_PER_CLASS:
         raise InputError(f"too few labelled points for {_DLE_FOLDS}-fold cross-fitting: "
                          f"{xr.shape[0]} < {_DLE_FOLDS * MIN_ROWS_PER_CLASS}", "y_ref")
-    base = (HistGradientBoostingRegressor(**_DLE_BOOSTING, random_state=0)
-            if loss_model is None else loss_model)
     err = y - pred_ref
-    models = {}
+    state = {"n_features": xr.shape[1] - 1, "models": {}}
+    if loss_model is None:
+        state["name"] = "additive"
+        basis = state["basis"] = additive_basis(xr)
+        positions = basis.positions(xr)
+        folds = rng.permutation(xr.shape[0]) % _DLE_FOLDS
+    else:
+        state["name"] = type(loss_model).__name__
     for metric in metrics:
         loss = np.abs(err) if metric == "mae" else np.square(err)
-        folds = rng.permutation(xr.shape[0]) % _DLE_FOLDS
-        oof = np.empty_like(loss)
-        fold_models = []
-        for f in range(_DLE_FOLDS):
-            fold_models.append(clone(base).fit(xr[folds != f], loss[folds != f]))
-            oof[folds == f] = fold_models[-1].predict(xr[folds == f])
-        # Conditional variance of the loss as an increasing function of its predicted
-        # mean (a location-scale error: Var |e| = (pi/2 - 1) E[|e|]^2 for a normal e, and
-        # Var e^2 = 2 E[e^2]^2), fitted to the cross-fitted squared residuals.
-        knots, values = isotonic_grid(oof, np.square(loss - oof), np.ones((1, oof.shape[0])))
-        models[metric] = {"folds": fold_models, "final": clone(base).fit(xr, loss),
-                          "variance_knots": knots, "variance_values": values[0],
-                          "reference_estimate": float(oof.mean())}
-    return {"name": type(base).__name__, "models": models, "n_features": xr.shape[1] - 1}
+        if loss_model is None:
+            fit = fit_additive(basis, positions, loss, folds, _DLE_FOLDS)
+            model = {"coef": fit.coef, "fold_coef": fit.fold_coef, "penalty": fit.penalty}
+            oof = fit.out_of_fold
+        else:
+            folds = rng.permutation(xr.shape[0]) % _DLE_FOLDS
+            oof = np.empty_like(loss)
+            fold_models = []
+            for f in range(_DLE_FOLDS):
+                fold_models.append(clone(loss_model).fit(xr[folds != f], loss[folds != f]))
+                oof[folds == f] = fold_models[-1].predict(xr[folds == f])
+            model = {"folds": fold_models, "final": clone(loss_model).fit(xr, loss)}
+        knots, values = _variance_map(oof, loss)
+        state["models"][metric] = {**model, "variance_knots": knots, "variance_values": values,
+                                   "reference_estimate": float(oof.mean())}
+    return state
+
+
+def _dle_fold_estimates(models: dict, xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A regressor loss model's per-row predictions on the chunk and each fold model's
+    mean prediction. On a large chunk the fold models are averaged on evenly spaced rows:
+    the noise this adds to the variance is small against the jackknife's own (9 degrees
+    of freedom) and in expectation only widens it."""
+    m = xc.shape[0]
+    sub = xc if m <= _DLE_JACKKNIFE_ROWS else xc[np.linspace(0, m - 1, _DLE_JACKKNIFE_ROWS
+                                                            ).round().astype(np.intp)]
+    predicted = np.maximum(models["final"].predict(xc), 0.0)
+    folds = np.array([np.maximum(model.predict(sub), 0.0).mean() for model in models["folds"]])
+    return predicted, folds
 
 
 def dle_estimate(state, metrics, pred_cur, X_cur):
@@ -360,20 +400,24 @@ def dle_estimate(state, metrics, pred_cur, X_cur):
         raise InputError(f"must have one row per output and {state['n_features']} columns, "
                          f"got shape {features.shape}", "X_cur")
     xc = np.column_stack([features, pred_cur])
-    # The jackknife needs each fold model's mean prediction. On a large chunk they are
-    # taken on evenly spaced rows: the noise this adds to the variance is small against
-    # the jackknife's own (9 degrees of freedom) and in expectation only widens it.
     m = xc.shape[0]
-    sub = xc if m <= _DLE_JACKKNIFE_ROWS else xc[np.linspace(0, m - 1, _DLE_JACKKNIFE_ROWS
-                                                            ).round().astype(np.intp)]
+    if "basis" in state:  # the additive model: everything from the chunk's basis rows
+        basis = state["basis"]
+        positions = basis.positions(xc)
+        mean_row = basis.mean(positions)
     out = []
     for metric in metrics:
         models = state["models"][metric]
-        predicted = np.maximum(models["final"].predict(xc), 0.0)
-        estimate = float(predicted.mean())
+        if "basis" in state:
+            # Linear in the loss, so the chunk's mean is unbiased as it stands (no clipping
+            # of the rows' predictions at 0, which would bias it upwards).
+            predicted = basis.predict(positions, models["coef"])
+            estimate = max(float(mean_row @ models["coef"]), 0.0)
+            fold_estimates = models["fold_coef"] @ mean_row
+        else:
+            predicted, fold_estimates = _dle_fold_estimates(models, xc)
+            estimate = float(predicted.mean())
         # Loss-model error: delete-a-group jackknife over the cross-fitting folds.
-        fold_estimates = np.array([np.maximum(model.predict(sub), 0.0).mean()
-                                   for model in models["folds"]])
         var_model = (_DLE_FOLDS - 1) / _DLE_FOLDS * np.square(
             fold_estimates - fold_estimates.mean()).sum()
         # Label noise of the current rows.
@@ -381,7 +425,9 @@ def dle_estimate(state, metrics, pred_cur, X_cur):
                              models["variance_values"]).mean() / m
         # Satterthwaite: the jackknife part has (folds - 1) degrees of freedom.
         df = (_DLE_FOLDS - 1) * (var_model + var_rows) ** 2 / max(var_model**2, 1e-300)
-        out.append((estimate, float(np.sqrt(var_model + var_rows)), {
-            "loss_model": state["name"], "reference_estimate": models["reference_estimate"],
-            "degrees_of_freedom": float(df)}))
+        details = {"loss_model": state["name"], "reference_estimate": models["reference_estimate"],
+                   "degrees_of_freedom": float(df)}
+        if "penalty" in models:
+            details["penalty"] = models["penalty"]
+        out.append((estimate, float(np.sqrt(var_model + var_rows)), details))
     return out

@@ -111,12 +111,15 @@ def _newton_step(h_zz, h_z, h_1, g_z, g_1) -> np.ndarray:
 
 def _platt(z: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Weighted logistic regressions of ``y`` on ``z`` with Platt's smoothed targets, one
-    per row of ``w`` (``(B, n)``), by Newton's method: ``(B, 2)`` slopes and intercepts."""
+    per row of ``w`` (``(B, n)``), by Newton's method: ``(B, 2)`` slopes and intercepts.
+    Several rows (resamples, cross-fitting folds) start from the fit of their mean
+    weights, near all of them, so that they need fewer Newton steps over all B rows."""
+    start = np.zeros(2) if w.shape[0] == 1 else _platt(z, y, w.mean(axis=0)[None])[0]
     n_pos = w @ y
     pos, neg = _platt_targets(n_pos, w.sum(axis=1) - n_pos)
     t = np.where(y[None] > 0, pos[:, None], neg[:, None])
     design = np.column_stack([z, np.ones_like(z)])
-    coef = np.zeros((w.shape[0], 2))
+    coef = np.tile(start, (w.shape[0], 1))
     for _ in range(50):
         q = 1.0 / (1.0 + np.exp(-(coef @ design.T)))
         a = w * q * (1.0 - q)
@@ -126,22 +129,6 @@ def _platt(z: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
         if np.abs(step).max() < 1e-10:
             break
     return coef
-
-
-def _platt_one_step(z: np.ndarray, y: np.ndarray, w: np.ndarray, coef: np.ndarray
-                    ) -> np.ndarray:
-    """One Newton step from the full-sample coefficients ``coef`` (``(2,)``) for each row
-    of bootstrap weights ``w``: the one-step bootstrap, first-order equivalent to refitting
-    each replicate (its deviations are ``H_b^-1 g_b``) at the cost of one weighted sum of
-    nine columns per replicate."""
-    q = 1.0 / (1.0 + np.exp(-(coef[0] * z + coef[1])))
-    s = q * (1.0 - q)
-    sums = w @ np.column_stack([s * z * z, s * z, s, y * z, y, (1 - y) * z, 1 - y,
-                                q * z, q])
-    pos, neg = _platt_targets(sums[:, 4], sums[:, 6])
-    g_z = pos * sums[:, 3] + neg * sums[:, 5] - sums[:, 7]
-    g_1 = pos * sums[:, 4] + neg * sums[:, 6] - sums[:, 8]
-    return coef + _newton_step(sums[:, 0], sums[:, 1], sums[:, 2] + 1e-9, g_z, g_1)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -165,6 +152,10 @@ class Calibrator:
     classes: tuple[int, ...]
     params: tuple[np.ndarray, ...]
     knots: tuple[np.ndarray, ...] = ()
+
+    def replicate(self, b: int) -> Calibrator:
+        """Replicate ``b`` alone, as a calibrator with ``B = 1``."""
+        return dataclasses.replace(self, params=tuple(p[b:b + 1] for p in self.params))
 
     def flat_params(self) -> np.ndarray:
         """All parameters of each replicate in one row: ``(B, P)``."""
@@ -194,45 +185,44 @@ class Calibrator:
                         1.0 / self.n_classes)
 
     def gradient(self, proba: np.ndarray, raw: np.ndarray, q: np.ndarray,
-                 grad: np.ndarray) -> np.ndarray:
-        """Gradient over :meth:`flat_params` of a function of the calibrated
+                 grads: np.ndarray) -> np.ndarray:
+        """Gradients over :meth:`flat_params` of ``M`` functions of the calibrated
         probabilities ``q = probabilities(raw)`` (one replicate, ``raw`` ``(m, C)``), given
-        its gradient ``grad`` (``(m, K)``) with respect to ``q``: the chain rule through the
-        renormalisation and the maps."""
+        their gradients ``grads`` (``(M, m, K)``) with respect to ``q``: the chain rule
+        through the renormalisation and the maps. Returns ``(M, P)``."""
         if self.n_classes == 2:
-            h = (grad[:, 1] - grad[:, 0])[:, None]
+            h = (grads[..., 1] - grads[..., 0])[..., None]
         else:
             total = raw.sum(axis=1, keepdims=True)
-            inner = (grad * q).sum(axis=1, keepdims=True)
-            h = np.where(total > 0, (grad - inner) / np.where(total > 0, total, 1.0), 0.0)
+            inner = (grads * q).sum(axis=-1, keepdims=True)
+            h = np.where(total > 0, (grads - inner) / np.where(total > 0, total, 1.0), 0.0)
         out = []
         for i, c in enumerate(self.classes):
             if self.method == "isotonic":
                 size = self.knots[i].shape[0]
                 j, t = _grid(self.knots[i], proba[:, c])
-                g = np.bincount(j, weights=h[:, i] * (1.0 - t), minlength=size)
-                upper = np.bincount(np.minimum(j + 1, size - 1), weights=h[:, i] * t,
-                                    minlength=size)
-                out.append(g + upper)
-            else:
-                slope = h[:, i] * raw[:, i] * (1.0 - raw[:, i])
-                out.append(np.array([slope @ _logit(proba[:, c]), slope.sum()]))
-        return np.concatenate(out)
+                upper = np.minimum(j + 1, size - 1)
+                out.append(np.stack([
+                    np.bincount(j, weights=hm * (1.0 - t), minlength=size)
+                    + np.bincount(upper, weights=hm * t, minlength=size) for hm in h[..., i]]))
+            else:  # one logit for all M; each function's sums alone, so that they do
+                # not depend on which other functions are computed with it
+                z = _logit(proba[:, c])
+                slope = h[..., i] * (raw[:, i] * (1.0 - raw[:, i]))
+                out.append(np.array([[sm @ z, sm.sum()] for sm in slope]))
+        return np.concatenate(out, axis=-1)
 
 
 def fit_calibrator(proba_fit: np.ndarray, y: np.ndarray, method: str,
-                   counts: np.ndarray | None = None,
-                   one_step_from: Calibrator | None = None) -> Calibrator:
+                   counts: np.ndarray | None = None) -> Calibrator:
     """One-vs-rest maps (``"isotonic"``, or ``"sigmoid"``: Platt scaling of the logit)
     fitted on ``(proba_fit, y)``, one per row of ``counts`` (``(B, n)`` bootstrap
-    multiplicities of the fitting rows; default one map with unit weights).
-    ``one_step_from``: the sigmoid calibrator fitted on all rows; each replicate is then
-    one Newton step from it (the one-step bootstrap) instead of a full refit."""
+    multiplicities of the fitting rows; default one map with unit weights)."""
     k = proba_fit.shape[1]
     w = np.ones((1, y.shape[0])) if counts is None else counts.astype(np.float64)
     classes = (1,) if k == 2 else tuple(range(k))
     params, knots = [], []
-    for i, c in enumerate(classes):
+    for c in classes:
         target = (y == c).astype(np.float64)
         if method == "isotonic":
             grid, values = isotonic_grid(proba_fit[:, c], target, w)
@@ -240,23 +230,30 @@ def fit_calibrator(proba_fit: np.ndarray, y: np.ndarray, method: str,
             params.append(values)
         else:
             z = _logit(proba_fit[:, c])
-            params.append(_platt(z, target, w) if one_step_from is None else
-                          _platt_one_step(z, target, w, one_step_from.params[i][0]))
+            params.append(_platt(z, target, w))
     return Calibrator(method, k, classes, tuple(params), tuple(knots))
 
 
-def calibrate(proba_fit: np.ndarray, y: np.ndarray, proba: np.ndarray, method: str,
-              counts: np.ndarray | None = None) -> np.ndarray:
-    """Calibrate ``proba`` by one-vs-rest maps fitted on ``(proba_fit, y)``.
+def platt_covariance(proba_fit: np.ndarray, y: np.ndarray, cal: Calibrator) -> np.ndarray:
+    """Sandwich (robust) covariance of a sigmoid calibrator's :meth:`Calibrator.flat_params`
+    fitted on ``(proba_fit, y)``: ``H^-1 (sum_i psi_i psi_i') H^-1`` with ``psi_i`` the
+    rows' stacked score vectors ``(t_i - q_i) (z_i, 1)`` of the one-vs-rest logistic fits
+    (``t`` Platt's targets) and ``H`` their block-diagonal Fisher information. It is the
+    asymptotic covariance of the fitted parameters whether or not the sigmoid family is
+    right (Huber 1967; White 1980): what refits on bootstrap resamples estimate."""
+    from scipy.linalg import block_diag
 
-    ``method`` is ``"isotonic"`` or ``"sigmoid"`` (Platt scaling of the logit). With
-    ``counts`` (``(B, n)`` bootstrap multiplicities of the fitting rows) one calibration
-    per row of ``counts`` is fitted and ``(B, m, K)`` probabilities are returned, else
-    ``(m, K)``. Multiclass columns are renormalised to sum to one.
-    """
-    cal = fit_calibrator(proba_fit, y, method, counts)
-    out = cal.probabilities(cal.raw(proba))
-    return out[0] if counts is None else out
+    scores, inverses = [], []
+    for i, c in enumerate(cal.classes):
+        target = (y == c).astype(np.float64)
+        n_pos = target.sum()
+        pos, neg = _platt_targets(n_pos, target.shape[0] - n_pos)
+        design = np.column_stack([_logit(proba_fit[:, c]), np.ones(target.shape[0])])
+        q = 1.0 / (1.0 + np.exp(-(design @ cal.params[i][0])))
+        scores.append(design * (np.where(target > 0, pos, neg) - q)[:, None])
+        inverses.append(np.linalg.inv((design * (q * (1.0 - q))[:, None]).T @ design))
+    spread = np.hstack(scores) @ block_diag(*inverses)
+    return spread.T @ spread
 
 
 def bootstrap_counts(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -291,9 +288,8 @@ def metric_gradient(metric: str, q: np.ndarray, pred: np.ndarray, scores: np.nda
                           ) / den / len(classes) if den > 0 else np.nan
             values.append(auc)
         return float(np.mean(values)), grad
-    onehot = np.eye(k)[pred]
-    joint = q.T @ onehot
-    return float(confusion_metric(joint, metric)), joint_gradient(joint, metric)[:, pred].T
+    joint = np.stack([np.bincount(pred, q[:, c], minlength=k) for c in range(k)])
+    return float(confusion_metric(joint, metric)), joint_gradient(joint, metric).T[pred]
 
 
 def joint_gradient(joint: np.ndarray, metric: str) -> np.ndarray:

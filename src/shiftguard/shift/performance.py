@@ -160,8 +160,8 @@ class PerformanceEstimator:
 
     Fitted once on labelled reference rows (held out from the model's training), then
     :meth:`estimate` takes one chunk of current rows at a time. All the work that needs
-    only the reference is done in :meth:`fit` — the calibrator and its bootstrap
-    replicates (CBPE), the bootstrap thresholds (ATC), the reference confusion matrices
+    only the reference is done in :meth:`fit` — the calibrator and its error
+    (CBPE), the bootstrap thresholds (ATC), the reference confusion matrices
     and their redraws (label shift), the cross-fitted loss models (DLE) — so estimating
     many chunks costs little more than one. The importance weights need the current
     features, so their density ratio is fitted per chunk (once for all metrics).
@@ -180,12 +180,14 @@ class PerformanceEstimator:
           ``details["reference_estimate"]`` is the same estimate on the reference rows
           with 5-fold cross-fitted calibration, so that it is not optimistic. Interval:
           the variance of the metric realised when the current labels are drawn from the
-          calibrated probabilities, plus the calibrator's own error — the spread of the
-          metric over calibrators refitted on ``n_bootstrap`` bootstrap resamples of the
-          reference (refitted once, in :meth:`fit`; sigmoid by one Newton step from the
-          full fit, the one-step bootstrap, which agrees with refitting to first order) —
-          both to first order in the metric's gradient (the delta method; exact for
-          accuracy's label part, and for isotonic accuracy, which is linear in the map).
+          calibrated probabilities, plus the calibrator's own error, both to first order
+          in the metric's gradient (the delta method; exact for accuracy's label part).
+          The calibrator's error is, for sigmoid, the sandwich covariance of its
+          parameters (two per calibrated class, fitted on the reference; Huber 1967,
+          White 1980) — no resampling; for isotonic, which has no closed form, the spread
+          of maps refitted on ``n_bootstrap`` bootstrap resamples of the reference
+          (refitted once, in :meth:`fit`; isotonic accuracy is linear in the map).
+          ``details["calibrator_error"]`` says which.
         * ``atc`` — average thresholded confidence (Garg, Balakrishnan, Lipton, Neyshabur
           and Sedghi, 2022): the threshold ``t`` on the confidence ``score``
           (``"max_proba"`` or ``"negative_entropy"``) with the reference error rate below
@@ -207,14 +209,21 @@ class PerformanceEstimator:
           bootstrap of the reference confusion counts, of the priors (BBSE: redrawn
           current prediction counts; EM: their Fisher normal law) and of the current
           rows' labels.
-        * ``dle`` — direct loss estimation (regression): a ``loss_model`` (default
-          histogram gradient boosting, 100 iterations, no early stopping) of the absolute
-          or squared error on the features and the prediction, fitted on the reference;
-          the estimate is its mean prediction on the current rows. Interval: the loss
-          model's error by the delete-a-group jackknife over 5 cross-fitting folds, plus
-          the current rows' label noise, ``mean_cur s^2(x) / n_cur`` with ``s^2`` the same
-          model fitted to the cross-fitted squared residuals; Student's t quantile with
-          Satterthwaite's degrees of freedom (the jackknife part has 4).
+        * ``dle`` — direct loss estimation (regression): a model of the absolute or
+          squared error on the features and the prediction, fitted on the reference; the
+          estimate is its mean prediction on the current rows. The default loss model is
+          additive: a piecewise-linear function of each column on knots at its reference
+          quantiles, smoothed by a difference penalty chosen by 10-fold cross-validation
+          (a P-spline, Eilers and Marx 1996), fitted by penalised least squares in closed
+          form, so the fold models are downdates of one fit and a chunk costs one pass
+          over its rows (``details["penalty"]``); ``loss_model`` may be any regressor
+          instead (e.g. ``HistGradientBoostingRegressor`` when the loss has
+          interactions), refitted per fold. Interval: the loss model's error by the
+          delete-a-group jackknife over the 10 cross-fitting folds, plus the current
+          rows' label noise, ``mean_cur s^2(x) / n_cur`` with ``s^2`` an increasing
+          function of the predicted loss fitted to the cross-fitted squared residuals;
+          Student's t quantile with Satterthwaite's degrees of freedom (the jackknife
+          part has 9).
     metrics
         ``accuracy``, ``precision``, ``recall``, ``f1``, ``roc_auc`` (binary: of class 1;
         multiclass: macro average, one-vs-rest AUC), or ``mae``/``mse`` for regression;
@@ -236,9 +245,10 @@ class PerformanceEstimator:
     prior_method
         ``"bbse"`` or ``"em"`` for ``label_shift``.
     loss_model
-        Unfitted regressor of the loss for ``dle``.
+        Unfitted regressor of the loss for ``dle``; ``None``: the additive model above.
     n_bootstrap, seed
-        Bootstrap replicates and their randomness. The reference-side replicates are
+        Bootstrap replicates (ATC, label shift, isotonic CBPE) and the randomness of
+        them and of the cross-fitting folds. The reference-side replicates are
         drawn in :meth:`fit`; the current-side ones (label shift) from a copy of the
         generator as :meth:`fit` left it, so every :meth:`estimate` call is reproducible
         and equals :func:`estimate_performance` with the same ``seed`` on that chunk.
@@ -268,8 +278,12 @@ class PerformanceEstimator:
     Garg, Balakrishnan, Lipton, Neyshabur and Sedghi (2022), *Leveraging unlabeled data to
     predict out-of-distribution performance*, ICLR. Guillory et al. (2021), *Predicting
     with confidence on unseen distributions*, ICCV. Lipton, Wang and Smola (2018),
-    *Detecting and correcting for label shift with black box predictors*, ICML. NannyML's
-    CBPE and DLE (https://nannyml.readthedocs.io).
+    *Detecting and correcting for label shift with black box predictors*, ICML. Huber
+    (1967), *The behavior of maximum likelihood estimates under nonstandard conditions*;
+    White (1980), *A heteroskedasticity-consistent covariance matrix estimator*,
+    Econometrica. Eilers and Marx (1996), *Flexible smoothing with B-splines and
+    penalties*, Statistical Science. NannyML's CBPE and DLE
+    (https://nannyml.readthedocs.io).
 
     Examples
     --------
