@@ -1,41 +1,54 @@
-"""crepes side of the conformal benchmark (run by run.py in bench/.venvs/crepes)."""
+"""crepes side of the conformal benchmark (imported by worker.py in bench/.venvs/crepes)."""
 
-import json
-import sys
-from pathlib import Path
+from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 from crepes import WrapClassifier, WrapRegressor
-from timing import best_of, interval_row, load, model_seconds, set_row
+from timing import Method, interval_score, set_score
 
-d, models = load(Path(sys.argv[1]))
-base = model_seconds(d, models)
 LEVEL = 0.9
 
 
-def split_absolute():
-    wrapped = WrapRegressor(models["ridge"])  # a fitted learner: calibrate directly
-    wrapped.calibrate(d["Xr_cal"], d["yr_cal"])
-    return wrapped.predict_int(d["Xr_test"], confidence=LEVEL)
+def versions() -> dict[str, str]:
+    import crepes
+    import scipy
+    import sklearn
+
+    return {"crepes": crepes.__version__, "numpy": np.__version__,
+            "scipy": scipy.__version__, "scikit-learn": sklearn.__version__}
 
 
-def sets(class_cond):
-    wrapped = WrapClassifier(models["logreg"])
-    wrapped.calibrate(d["Xc_cal"], d["yc_cal"], class_cond=class_cond)
-    # smoothing=False: deterministic p-values, the same rule as unrandomised LAC
-    return wrapped.predict_set(d["Xc_test"], labels=False, confidence=LEVEL, smoothing=False)
+def methods(models: dict[str, Any]) -> dict[str, Method]:
+    """Every method as a function of the data dict (``d``), with the prefit ``models``."""
 
+    def split_absolute(d):
+        wrapped = WrapRegressor(models["ridge"])  # a fitted learner: calibrate directly
+        wrapped.calibrate(d["Xr_cal"], d["yr_cal"])
+        return wrapped.predict_int(d["Xr_test"], confidence=LEVEL)
 
-intervals, seconds = best_of(split_absolute)
-rows = [
-    interval_row(
-        "split-absolute",
-        (intervals[:, 0], intervals[:, 1]),
-        seconds,
-        d["yr_test"],
-        base["regression"],
-    )
-]
-for method, class_cond in (("lac", False), ("mondrian lac", True)):
-    chosen, seconds = best_of(lambda c=class_cond: sets(c))
-    rows.append(set_row(method, chosen, seconds, d["yc_test"], base["classification"]))
-print(json.dumps(rows))
+    def classifier(class_cond):
+        def call(d):
+            wrapped = WrapClassifier(models["logreg"])
+            wrapped.calibrate(d["Xc_cal"], d["yc_cal"], class_cond=class_cond)
+            # smoothing=False: deterministic p-values, the same rule as unrandomised LAC
+            return wrapped.predict_set(
+                d["Xc_test"], labels=False, confidence=LEVEL, smoothing=False
+            )
+
+        return call
+
+    return {
+        "split-absolute": Method(
+            "regression",
+            split_absolute,
+            lambda out, d: interval_score(out[:, 0], out[:, 1], d["yr_test"]),
+        ),
+        "lac": Method(
+            "classification", classifier(False), lambda out, d: set_score(out, d["yc_test"])
+        ),
+        "mondrian lac": Method(
+            "classification", classifier(True), lambda out, d: set_score(out, d["yc_test"])
+        ),
+    }

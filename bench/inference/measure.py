@@ -5,7 +5,9 @@
 
 ``side`` is ``shiftguard`` (run with the project venv) or ``ppi`` (run with
 ``bench/.venvs/ppi``, which has ppi-python 0.2.3). Only the standard library is imported
-before the clock starts in ``cold`` mode.
+before the clock starts in ``cold`` mode. Both sides also have ``ols_numpy``, the same
+plain NumPy/SciPy OLS interval in each venv, so a difference of NumPy/SciPy versions or of
+process state between the venvs shows on work that is identical on both sides.
 """
 
 from __future__ import annotations
@@ -35,12 +37,19 @@ def load_library(side: str):
             return res.ci_low, res.ci_high
 
         # small_sample=False: the same (normal, HC0) interval ppi-python computes, so both
-        # sides do the same work; our default adds HC3 and t quantiles (issue 10).
+        # sides do the same work; our default (the "_defaults" rows, what a user gets) adds
+        # HC3 and t quantiles (issue 10).
         same = {"alpha": ALPHA, "small_sample": False}
         return {
             "mean": lambda d: interval(ppi_mean_ci(d["y"], d["yhat"], d["yhat_u"], **same)),
+            "mean_defaults": lambda d: interval(
+                ppi_mean_ci(d["y"], d["yhat"], d["yhat_u"], alpha=ALPHA)
+            ),
             "ols": lambda d: interval(
                 ppi_ols_ci(d["X"], d["y"], d["yhat"], d["Xu"], d["yhat_u"], **same)
+            ),
+            "ols_defaults": lambda d: interval(
+                ppi_ols_ci(d["X"], d["y"], d["yhat"], d["Xu"], d["yhat_u"], alpha=ALPHA)
             ),
             "ols_classical": lambda d: interval(
                 ppi_ols_ci(d["X"], d["y"], d["yhat"], d["Xu"], d["yhat_u"], lam=0.0, **same)
@@ -51,6 +60,7 @@ def load_library(side: str):
             "quantile": lambda d: interval(
                 ppi_quantile_ci(d["y"], d["yhat"], d["yhat_u"], 0.5, alpha=ALPHA)
             ),
+            "ols_numpy": numpy_ols_ci,
         }
     import ppi_py
 
@@ -68,7 +78,27 @@ def load_library(side: str):
         "quantile": lambda d: ppi_py.ppi_quantile_ci(
             d["y"], d["yhat"], d["yhat_u"], 0.5, alpha=ALPHA
         ),
+        "ols_numpy": numpy_ols_ci,
     }
+
+
+def numpy_ols_ci(d: dict):
+    """Classical OLS with an HC0 sandwich and normal quantiles, NumPy/SciPy only.
+
+    On the unlabelled rows' predictions (10,000 x 5): the shared baseline, the same code
+    in both venvs.
+    """
+    import numpy as np
+    from scipy.stats import norm
+
+    X, y = d["Xu"], d["yhat_u"]
+    bread = np.linalg.inv(X.T @ X)
+    beta = bread @ (X.T @ y)
+    resid = y - X @ beta
+    meat = (X * (resid**2)[:, None]).T @ X
+    se = np.sqrt(np.diag(bread @ meat @ bread))
+    z = norm.ppf(1 - ALPHA / 2)
+    return beta - z * se, beta + z * se
 
 
 def load_data(data_dir: Path) -> dict:
@@ -96,14 +126,17 @@ def serve(side: str, data_dir: Path) -> None:
 
     ``warmup`` calls every method 3 times and answers with its interval; ``<method>
     <seconds>`` calls the method for about that long (at least 3 calls) and answers with
-    the wall time of every call. The process lives across the whole benchmark, so the two
-    sides can be timed in alternation, each block a fraction of a second apart.
+    the wall time of every call; ``versions`` answers the versions and thread pools. The
+    process lives across the whole benchmark, so the two sides can be timed in
+    alternation, each block a fraction of a second apart.
     """
     library = load_library(side)
     data = load_data(data_dir)
     for line in sys.stdin:
         request = line.split()
-        if request[0] == "warmup":
+        if request[0] == "versions":
+            answer = versions(side)
+        elif request[0] == "warmup":
             answer = {}
             for method, call in library.items():
                 for _ in range(3):
@@ -119,6 +152,23 @@ def serve(side: str, data_dir: Path) -> None:
                 times.append(time.perf_counter() - t0)
             answer = {"times": times}
         print(json.dumps(answer), flush=True)
+
+
+def versions(side: str) -> dict:
+    import os
+    from importlib.metadata import version
+
+    import numpy as np
+    import scipy
+    from threadpoolctl import threadpool_info
+
+    library = "shiftguard" if side == "shiftguard" else "ppi-python"
+    out = {library: version(library), "numpy": np.__version__, "scipy": scipy.__version__}
+    out["threads"] = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                                      "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
+    out["threadpools"] = sorted({f"{p['internal_api']}:{p['num_threads']}"
+                                 for p in threadpool_info()})
+    return out
 
 
 def _floats(values) -> list:
