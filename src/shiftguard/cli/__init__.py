@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from shiftguard._lazy import lazy_exports
 from shiftguard.errors import ParameterError, ShiftguardError
 
 EXIT_OK, EXIT_DRIFT, EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -238,9 +239,5 @@ def _emit(text: str) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _FORMATTERS:
-        raise AttributeError(f"module 'shiftguard.cli' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"shiftguard.cli.{_FORMATTERS[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__, _ = lazy_exports(
+    __name__, {name: f"shiftguard.cli.{module}" for name, module in _FORMATTERS.items()})

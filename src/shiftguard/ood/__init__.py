@@ -14,8 +14,7 @@ FPR at 95% TPR with bootstrap intervals. :func:`outliers` does it all for two ta
 ``shiftguard outliers`` command).
 """
 
-import importlib
-from typing import Any
+from shiftguard._lazy import lazy_exports
 
 # Names are imported on first use (PEP 562), so that importing one submodule -- the CLI
 # builds its parser from shiftguard.ood.tables -- does not load every detector and SciPy.
@@ -59,16 +58,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'shiftguard.ood' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_WHERE[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
 
 
 __all__ = [

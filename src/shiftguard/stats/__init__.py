@@ -9,8 +9,7 @@ tests in ``multivariate`` pull in numba, which a small comparison may never need
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from shiftguard._lazy import lazy_exports
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "anderson": ("AndersonResult", "anderson_test"),
@@ -30,16 +29,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'shiftguard.stats' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"shiftguard.stats.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
+__getattr__, __dir__ = lazy_exports(
+    __name__, {name: f"shiftguard.stats.{module}" for name, module in _WHERE.items()})
 
 
 __all__ = [*sorted(_WHERE)]
