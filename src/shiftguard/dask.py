@@ -48,7 +48,10 @@ def profile(frame: Any, *, kinds: Mapping[str, str] | None = None,
 
 def compare(reference: Any, current: Any, **options: Any) -> DriftReport:
     """Compare two Dask DataFrames (either may also be a profile or in-memory data);
-    ``options`` as in :func:`shiftguard.profile.compare.compare_profiles`."""
+    ``options`` as in :func:`shiftguard.profile.compare.compare_profiles`, among them
+    ``check_divisions`` (default ``True``: a frame with unknown divisions is refused with an
+    :class:`~shiftguard.errors.InputError`; ``False`` accepts one whose partitions are
+    known to be disjoint)."""
     from shiftguard.profile.compare import compare_profiles
 
     return compare_profiles(reference, current, **options)

@@ -178,14 +178,19 @@ def test_exact_columns_give_ks_tests_statistic_and_pvalue_bit_for_bit(rng):
 
 
 @pytest.mark.parametrize("correction", ["holm", "by"])
-def test_bounded_decisions_are_the_exact_tests_when_decided(rng, correction):
+@pytest.mark.parametrize(("n", "m", "threshold", "shifts"), [
+    (6000, 5000, 500, (0.0, 0.0, 0.02, 0.06, 0.3, 1.0)),
+    (12_000, 11_000, 2000, (0.0, 0.0, 0.03, 0.1, 0.3)),  # above SciPy's exact sizes
+])
+def test_bounded_decisions_are_the_exact_tests_when_decided(rng, correction, n, m, threshold,
+                                                            shifts):
     # very significant columns leave the p-value of their interval's upper end uncomputed
-    # ("at most"); the decisions must still be the exact tests' wherever the report says
-    # the interval decides
-    settings = ProfileSettings(exact_threshold=500)
-    shifts = (0.0, 0.0, 0.02, 0.06, 0.3, 1.0)
-    ref_data = {f"x{j}": rng.normal(size=6000) for j in range(len(shifts))}
-    cur_data = {f"x{j}": rng.normal(s, 1.0, 5000) for j, s in enumerate(shifts)}
+    # ("at most") and, above SciPy's exact sizes, report Massart's bound of their lower
+    # end's p-value (never below it) instead of the Smirnov sum; the decisions must still
+    # be the exact tests' wherever the report says the interval decides
+    settings = ProfileSettings(exact_threshold=threshold)
+    ref_data = {f"x{j}": rng.normal(size=n) for j in range(len(shifts))}
+    cur_data = {f"x{j}": rng.normal(s, 1.0, m) for j, s in enumerate(shifts)}
     ref = profile_table(ref_data, settings=settings)
     report = compare_profiles(ref, profile_table(cur_data, edges_from=ref),
                               correction=correction)
@@ -193,6 +198,11 @@ def test_bounded_decisions_are_the_exact_tests_when_decided(rng, correction):
                        correction=correction)
     notes = [c.notes[0] for c in report.columns]
     assert any("p-value at most" in note for note in notes)
+    massart = [c for c in report.columns if "Massart" in c.notes[0]]
+    assert {c.name for c in massart} == ({"x3", "x4"} if n > 10_000 else set())
+    for col in massart:
+        low = float(col.notes[0].split("[")[1].split(",")[0])
+        assert col.pvalue >= ks_pvalue(low, n, m) and col.pvalue >= exact.column(col.name).pvalue
     for got, want, note in zip(report.columns, exact.columns, notes, strict=True):
         assert note.startswith("bounded")
         if "undecided" not in note:

@@ -74,6 +74,26 @@ def test_unknown_divisions_and_mixed_object_columns_are_refused(client, rng):
         DaskSource(pd.DataFrame({"x": [1.0]}))
 
 
+def test_compare_refuses_unknown_divisions_unless_told_the_partitions_are_disjoint(client,
+                                                                                   rng):
+    ref, cur = _frame(rng, 1500, 0.0), _frame(rng, 1000, 0.3)
+    known = dd.from_pandas(ref, npartitions=3)
+    unknown_ref = known.clear_divisions()
+    unknown_cur = dd.from_pandas(cur, npartitions=2).clear_divisions()
+    assert not unknown_ref.known_divisions and not unknown_cur.known_divisions
+    with pytest.raises(sg.InputError, match="reference is a Dask DataFrame with unknown "
+                                            "divisions"):
+        sgd.compare(unknown_ref, cur)
+    with pytest.raises(sg.InputError, match="current is a Dask DataFrame with unknown "
+                                            "divisions"):
+        sg.compare(known, unknown_cur)
+    got = sgd.compare(unknown_ref, unknown_cur, check_divisions=False)
+    expected = sg.compare(ref, cur, multivariate="none")
+    assert got.drifted_columns == expected.drifted_columns and "x" in got.drifted_columns
+    for a, b in zip(got.columns, expected.columns, strict=True):
+        assert (a.statistic, a.pvalue) == (b.statistic, b.pvalue)
+
+
 def test_docstring_example_runs(client):
     import doctest
 

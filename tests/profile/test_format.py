@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 
 import numpy as np
@@ -41,6 +42,7 @@ def test_round_trip_keeps_every_part(profile, tmp_path):
                           profile["big"].sketch.get_quantiles([0.1, 0.5, 0.9]))
     assert np.array_equal(big.edges, profile["big"].edges)
     assert np.array_equal(big.bins.counts, profile["big"].bins.counts)
+    assert big.tails is None  # binned: the edges are fixed, the tail sketches dropped
     assert again["cat"].counts == profile["cat"].counts
     assert list(again["cat"].counts) == list(profile["cat"].counts)
     many = again["many"]
@@ -51,6 +53,22 @@ def test_round_trip_keeps_every_part(profile, tmp_path):
         assert many.frequent.get_upper_bound(label) == profile["many"].frequent.get_upper_bound(
             label)
     assert again["when"].kind == "datetime"
+
+
+def test_an_unbinned_sketched_column_keeps_its_tail_sketches(rng):
+    from shiftguard.io import read_table
+    from shiftguard.profile.profile import profile_batch, quantile_edges
+
+    settings = ProfileSettings(exact_threshold=100, kll_k=32)
+    col = profile_batch(read_table({"x": rng.standard_t(3, 5000)}), settings)["x"]
+    again = profile_from_bytes(profile_to_bytes(profile_table({"x": [0.0]})))["x"]
+    assert again.tails is None and col.tails is not None and col.bins is None
+    again = profile_from_bytes(profile_to_bytes(dataclasses.replace(
+        profile_table({"x": [0.0]}), columns=(col,))))["x"]
+    for mine, theirs in zip(again.tails, col.tails, strict=True):
+        assert (mine.n, mine.is_hra()) == (theirs.n, theirs.is_hra()) and mine.n > 0
+        assert mine.get_quantiles([0.01, 0.99]) == theirs.get_quantiles([0.01, 0.99])
+    assert np.array_equal(quantile_edges(again, 64), quantile_edges(col, 64))
 
 
 def test_the_header_names_magic_and_version(profile):
@@ -69,10 +87,11 @@ def test_corrupted_truncated_foreign_and_other_version_files_raise_state_error(p
         profile_from_bytes(bytes(data[:-10]))
     with pytest.raises(sg.StateError, match="not a shiftguard profile"):
         profile_from_bytes(b"PAR1" + bytes(data[4:]))
-    newer = bytearray(data)
-    struct.pack_into("<I", newer, len(MAGIC), FORMAT_VERSION + 1)
-    with pytest.raises(sg.StateError, match="format version"):
-        profile_from_bytes(bytes(newer))
+    for version in (1, FORMAT_VERSION + 1):  # 1: no tail sketches
+        other = bytearray(data)
+        struct.pack_into("<I", other, len(MAGIC), version)
+        with pytest.raises(sg.StateError, match=f"format version {version}"):
+            profile_from_bytes(bytes(other))
 
 
 def test_a_missing_file_is_a_read_error(tmp_path):

@@ -48,15 +48,18 @@ def uses_profiles(obj: Any) -> bool:
 
 def make_source(obj: Any, label: str, kinds: Mapping[str, str] | None,
                 columns: Sequence[str] | None, exclude: Sequence[str],
-                batch_size: int | None, progress: bool | None) -> Source:
-    """The raw data behind ``obj``: a Dask frame, a Parquet dataset or file (streamed),
+                batch_size: int | None, progress: bool | None, *,
+                check_divisions: bool = True) -> Source:
+    """The raw data behind ``obj``: a Dask frame (``check_divisions`` as in
+    :class:`~shiftguard.profile.dask.DaskSource`), a Parquet dataset or file (streamed),
     or an in-memory table read by :func:`~shiftguard.io.read_table`."""
     from shiftguard.profile import stream
 
     if _is_dask(obj):
         from shiftguard.profile.dask import DaskSource
 
-        return DaskSource(obj, kinds=kinds, columns=columns, exclude=exclude, label=label)
+        return DaskSource(obj, kinds=kinds, columns=columns, exclude=exclude, label=label,
+                          check_divisions=check_divisions)
     if stream.is_dataset_path(obj) or stream.is_parquet_file(obj):
         return stream.DatasetSource(obj, kinds=kinds, columns=columns, exclude=exclude,
                                     batch_size=batch_size,
@@ -66,20 +69,22 @@ def make_source(obj: Any, label: str, kinds: Mapping[str, str] | None,
 
 
 def reference_side(obj: Any, settings: ProfileSettings, kinds: Any, columns: Any,
-                   exclude: Any, batch_size: int | None, progress: bool | None) -> Side:
+                   exclude: Any, batch_size: int | None, progress: bool | None, *,
+                   check_divisions: bool = True) -> Side:
     """The reference: a profile as given (its selected columns), or data profiled with
     ``settings`` (sketched numeric columns binned against their own edges)."""
     if _is_profile_file(obj):
         obj = load_profile(obj)
     if isinstance(obj, Profile):
         return Side(_selected(obj, columns, exclude), None)
-    source = make_source(obj, "reference", kinds, columns, exclude, batch_size, progress)
+    source = make_source(obj, "reference", kinds, columns, exclude, batch_size, progress,
+                         check_divisions=check_divisions)
     return Side(profile_source(source, settings), source)
 
 
 def current_side(obj: Any, ref: Side, columns: Sequence[str] | None,
                  exclude: Sequence[str], batch_size: int | None,
-                 progress: bool | None) -> Side:
+                 progress: bool | None, *, check_divisions: bool = True) -> Side:
     """The current sample, with the reference's columns (as ``DriftDetector.compare``: the
     selection applies to the current sample too) and kinds."""
     ref_kinds = ref.profile.kinds
@@ -96,7 +101,8 @@ def current_side(obj: Any, ref: Side, columns: Sequence[str] | None,
         keep = ([n for n in columns if n in obj.names] if columns is not None
                 else [n for n in obj.names if n not in set(exclude)])
         _check_names(ref_kinds, keep)
-    source = make_source(obj, "current", ref_kinds, list(ref_kinds), (), batch_size, progress)
+    source = make_source(obj, "current", ref_kinds, list(ref_kinds), (), batch_size, progress,
+                         check_divisions=check_divisions)
     return Side(profile_source(source, ref.profile.settings, edges_from=ref.profile), source)
 
 

@@ -21,7 +21,9 @@ counts of both samples, so both ECDFs are known at every edge and, being non-dec
 bounded inside every bin. Hence the KS statistic ``D`` lies in ``[D_lo, D_hi]``:
 ``D_lo`` the largest gap at the edges, ``D_hi`` the largest within-bin bound
 (:func:`~shiftguard.profile._bins.ks_bounds`). The reported p-value is
-``p(D_lo)``, the in-memory KS p-value of the *lower* end. It is valid: the KS p-value
+``p(D_lo)``, the in-memory KS p-value of the *lower* end (or, where it lies provably below
+every corrected threshold, Massart's upper bound of it, which spares the exact Smirnov
+sum: :mod:`shiftguard.profile._pvalues`). It is valid: the KS p-value
 ``p(.)`` is non-increasing in the statistic and ``D_lo <= D`` on every sample, so
 ``p(D_lo) >= p(D)`` pointwise and ``P(p(D_lo) <= a) <= P(p(D) <= a) <= a`` whenever the
 in-memory p-value is valid -- whatever the edges, even edges read from a randomised KLL
@@ -104,7 +106,8 @@ class _Column:
     """One column's test while the report is assembled: ``p_value`` is the reported
     (valid) p-value, of the KS interval's lower end; ``p_upper_end`` that of its upper end,
     a lower bound on the exact p-value (equal to ``p_value`` when the test is exact; ``0``,
-    with ``upper_known`` false, until a decision needs it)."""
+    with ``upper_known`` false, until a decision needs it); ``p_is_bound``: ``p_value`` is
+    an upper bound of the lower end's p-value (its digits decide nothing)."""
 
     name: str
     kind: str
@@ -121,6 +124,7 @@ class _Column:
     interval: tuple[float, float] | None = None
     sizes: tuple[int, int] = (0, 0)
     upper_known: bool = True
+    p_is_bound: bool = False
     bins: tuple[Any, Any, Any, Any] | None = None  # edges, ref bins, cur bins, bounds
 
 
@@ -130,7 +134,8 @@ def compare_profiles(
     exclude: Sequence[str] = (), kinds: Mapping[str, str] | None = None,
     settings: ProfileSettings | None = None, batch_size: int | None = None,
     progress: bool | None = None, max_refine_values: int = DEFAULT_MAX_REFINE_VALUES,
-    multivariate: str = "auto", localize: bool = True, **row_options: Any,
+    multivariate: str = "auto", localize: bool = True, check_divisions: bool = True,
+    **row_options: Any,
 ) -> DriftReport:
     """Compare two samples given as profiles or as data to profile; see the module
     docstring for the guarantee.
@@ -151,6 +156,10 @@ def compare_profiles(
         :mod:`shiftguard.profile.stream`).
     max_refine_values
         Most values a second pass fetches per column to finish an undecided test.
+    check_divisions
+        Refuse a Dask DataFrame with unknown divisions (default); ``False`` accepts one
+        whose partitions are known to be disjoint (see
+        :class:`~shiftguard.profile.dask.DaskSource`). No effect on other sides.
     multivariate, localize
         Accepted for the signature of :func:`shiftguard.compare`; a profile keeps no rows,
         so there is no joint test (``"auto"`` notes it, other methods are refused).
@@ -161,6 +170,9 @@ def compare_profiles(
         The two sides have different columns or kinds.
     ParameterError
         An option that needs rows (a joint test, ``min_effect``, another test) is set.
+    InputError
+        A Dask DataFrame with unknown divisions (unless ``check_divisions=False``), or
+        unreadable data.
     """
     check_alpha(alpha)
     check_choice(correction, "correction", CORRECTIONS)
@@ -168,14 +180,15 @@ def compare_profiles(
     check_positive_int(max_refine_values, "max_refine_values")
     _check_row_options(multivariate, row_options)
     ref = reference_side(reference, settings or ProfileSettings(), kinds, columns, exclude,
-                          batch_size, progress)
-    cur = current_side(current, ref, columns, exclude, batch_size, progress)
+                         batch_size, progress, check_divisions=check_divisions)
+    cur = current_side(current, ref, columns, exclude, batch_size, progress,
+                       check_divisions=check_divisions)
     names = [n for n, k in ref.profile.kinds.items() if k != "identifier"]
     n_tests = 2 * len(ref.profile.names) + 1
     n_perm = max(n_permutations, math.ceil(20 * n_tests / alpha) - 1)
     bin_missing(ref, cur, names)
     tests = [_column_test(ref.profile, cur.profile, name, n_perm, seed) for name in names]
-    _interval_pvalues(tests, alpha / n_tests)
+    _interval_pvalues(tests, alpha, n_tests)
     rates = {name: _rates(ref.profile[name], cur.profile[name]) for name in names}
     _decide(tests, rates, ref, cur, alpha, correction, max_refine_values)
     return _report(ref.profile, cur.profile, tests, rates, alpha, correction, multivariate)
@@ -350,25 +363,58 @@ def _set_interval(out: _Column, low: float, high: float, n: int, m: int) -> None
     out.statistic = low
     out.p_value = ks_pvalue(low, n, m)
     out.p_upper_end, out.upper_known = ks_pvalue(high, n, m), True
+    out.p_is_bound = False
 
 
-def _interval_pvalues(tests: Sequence[_Column], certain: float) -> None:
-    """KS p-values of both ends of every binned column's interval, in one call. The upper
-    end's waits (``upper_known`` false, standing at 0) where the lower end's is at most
-    ``certain``: it can then rarely change a decision (:func:`_decide` computes it when a
-    decision is open), and the p-values of very significant statistics are the slow ones."""
+def _interval_pvalues(tests: Sequence[_Column], alpha: float, n_tests: int) -> None:
+    """KS p-values of both ends of every binned column's interval, in few calls.
+
+    Decisions need no digits of a lower end whose p-value is provably below every
+    threshold any correction can use (``alpha / (K H_K)``, BY's smallest, for ``K`` tests):
+    such a column is rejected by each of them whatever the value in ``[0, bound]``, and
+    the other columns' decisions do not move (step-down and step-up procedures only count
+    the p-values below thresholds of at least that size). Its reported p-value is then
+    Massart's bound (:func:`~shiftguard.profile._pvalues.ks_pvalue_bound`, at least the
+    in-memory p-value of the lower end, so valid) and the slow exact Smirnov sum is
+    skipped. The upper end's p-value waits (``upper_known`` false, standing at 0) where
+    the lower end's is at most ``alpha / K``: it can then rarely change a decision
+    (:func:`_decide` computes it when a decision is open), and the p-values of very
+    significant statistics are the slow ones. Where the upper end lies below a statistic
+    whose p-value ``p_c`` exceeds ``alpha``
+    (:func:`~shiftguard.profile._pvalues.ks_not_significant_below`), ``p_c`` stands in for
+    it: a lower bound of the exact p-value above ``alpha``, so the column is kept by every
+    correction (adjusted p-values are at least the raw ones) and, never below a
+    threshold, moves no other decision."""
+    from shiftguard.profile._pvalues import ks_not_significant_below, ks_pvalue_bound
+
     todo = [t for t in tests if t.interval is not None and t.p_value is None]
     if not todo:
         return
-    d, p = _ks_ends([t.interval[0] for t in todo], todo)
-    for t, stat, low in zip(todo, d, p, strict=True):
-        t.p_value = t.p_upper_end = float(low)
-        if t.status == "exact":  # ks_test's statistic (on its lattice for exact p-values)
-            t.statistic = float(stat)
+    smallest = alpha / (n_tests * float(np.sum(1.0 / np.arange(1, n_tests + 1))))
     wide = [t for t in todo if t.interval[0] != t.interval[1]]
+    if wide:
+        bound = ks_pvalue_bound([t.interval[0] for t in wide], *zip(*(t.sizes for t in wide),
+                                                                     strict=True))
+        for t, b in zip(wide, bound, strict=True):
+            if b <= smallest:
+                t.p_value, t.p_is_bound = float(b), True
+    rest = [t for t in todo if t.p_value is None]
+    if rest:
+        d, p = _ks_ends([t.interval[0] for t in rest], rest)
+        for t, stat, low in zip(rest, d, p, strict=True):
+            t.p_value = t.p_upper_end = float(low)
+            if t.status == "exact":  # ks_test's statistic (on its lattice for exact p-values)
+                t.statistic = float(stat)
     for t in wide:
         t.p_upper_end, t.upper_known = 0.0, False
-    _upper_pvalues([t for t in wide if t.p_value > certain])
+    needed = []
+    for t in (t for t in wide if t.p_value > alpha / n_tests):
+        critical = ks_not_significant_below(*t.sizes, alpha)
+        if critical is not None and t.interval[1] <= critical[0]:
+            t.p_upper_end, t.upper_known = critical[1], True
+        else:
+            needed.append(t)
+    _upper_pvalues(needed)
 
 
 def _upper_pvalues(tests: Sequence[_Column]) -> None:
@@ -572,6 +618,9 @@ def _decide(tests: list[_Column], rates: Mapping[str, Any], ref: Side, cur: Side
                        "end is conservative")
             p_range = (f"in [{t.p_upper_end:.3g}, {t.p_value:.3g}]" if t.upper_known else
                        f"at most {t.p_value:.3g}")
+            if t.p_is_bound:
+                p_range += (" (Massart's bound at the lower end, below every corrected "
+                            "threshold)")
             t.notes.insert(0, f"bounded: KS statistic in [{lo:.6g}, {hi:.6g}] from exact "
                               f"counts in {t.bins[1].counts.size} bins; p-value {p_range}; "
                               f"{verdict}")

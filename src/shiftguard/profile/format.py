@@ -15,11 +15,13 @@ The JSON header holds ``n_rows``, ``settings`` (:class:`ProfileSettings` fields)
 (order kept), and, for each binary part, ``[offset, length]`` into the blob section:
 ``values`` (float64 sorted values), ``edges`` (float64), ``counts`` (int64), ``low`` and
 ``high`` (float64) of the bins, and the DataSketches serialisations ``kll``,
+``tail_low`` and ``tail_high`` (an unbinned sketched column's REQ sketches of its tails),
 ``frequent`` and ``hll`` (the library's own, portable, binary formats). NaN and
 infinities in scalar fields are written as ``null``.
 
 The format knows nothing of the service or the CLI; a profile written by one version of
-shiftguard is read by any version with the same ``FORMAT_VERSION``.
+shiftguard is read by any version with the same ``FORMAT_VERSION``. Version 2 added the
+tail sketches (and ``tail_k`` to the settings); version 1 files are refused.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from shiftguard.profile.profile import (
 )
 
 MAGIC = b"SGPROFILE\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _PREFIX = struct.Struct("<10sIQI")
 _NUMERIC_SCALARS = ("name", "kind", "n_rows", "n_missing", "n_non_numeric", "count", "minimum",
                     "maximum", "mean", "m2")
@@ -109,6 +111,8 @@ def _encode(profile: Profile) -> tuple[bytes, bytes, list[Any]]:
                 entry["values"] = array(col.values, "<f8")
             else:
                 entry["kll"] = put(col.sketch.serialize())
+            if col.tails is not None:
+                entry["tail_low"], entry["tail_high"] = (put(t.serialize()) for t in col.tails)
             if col.edges is not None and col.bins is not None:
                 entry["edges"] = array(col.edges, "<f8")
                 entry["counts"] = array(col.bins.counts, "<i8")
@@ -178,7 +182,7 @@ def _column(entry: dict[str, Any], blobs: memoryview) -> Any:
 
     kind = entry["type"]
     if kind == "numeric":
-        from datasketches import kll_doubles_sketch
+        from datasketches import kll_doubles_sketch, req_floats_sketch
 
         scalars = {k: entry[k] for k in _NUMERIC_SCALARS}
         for k in ("minimum", "maximum", "mean", "m2"):
@@ -191,6 +195,8 @@ def _column(entry: dict[str, Any], blobs: memoryview) -> Any:
             values=array("values", "<f8") if "values" in entry else None,
             sketch=kll_doubles_sketch.deserialize(blob("kll")) if "kll" in entry else None,
             edges=array("edges", "<f8") if "edges" in entry else None, bins=bins,
+            tails=(tuple(req_floats_sketch.deserialize(blob(k))
+                         for k in ("tail_low", "tail_high")) if "tail_low" in entry else None),
         )
     if kind == "categorical":
         common = {k: entry[k] for k in ("name", "n_rows", "n_missing", "count")}

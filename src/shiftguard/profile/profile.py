@@ -6,9 +6,11 @@ numeric and datetime (:class:`NumericProfile`)
     row, missing and non-numeric-token counts; count, min, max, mean and the sum of
     squared deviations (merged by Chan et al.'s pairwise update); the *exact sorted values*
     while the column has at most ``exact_threshold`` observed values, else an Apache
-    DataSketches KLL quantile sketch (accuracy ``kll_k``); and, when the profile was binned,
-    the exact count (with smallest and largest value) of observed values per bin of fixed
-    edges -- what :mod:`shiftguard.profile.compare` tests with a guarantee.
+    DataSketches KLL quantile sketch (accuracy ``kll_k``) and, until the column is binned,
+    two REQ sketches of its tails (relative rank error: fine outermost bin edges); and,
+    when the profile was binned, the exact count (with smallest and largest value) of
+    observed values per bin of fixed edges -- what :mod:`shiftguard.profile.compare` tests
+    with a guarantee.
 categorical (:class:`CategoricalProfile`)
     exact counts per category up to ``max_categories`` categories, else a frequent-items
     sketch (deterministic error bounds per category) and a HyperLogLog distinct count.
@@ -62,7 +64,9 @@ class ProfileSettings:
     column (``None``: ``8 sqrt(n)`` for ``n`` observed values, between 1,024 and 131,072,
     so that a bin's mass stays well below the KS statistic's null spread ``1 / sqrt(n)``);
     ``frequent_lg_map`` log2 of the frequent-items sketch's map size (count error at most
-    ``3.5 * n / 2**lg``); ``hll_lg_k`` log2 of the HyperLogLog register count.
+    ``3.5 * n / 2**lg``); ``hll_lg_k`` log2 of the HyperLogLog register count; ``tail_k``
+    accuracy of the two REQ sketches of a sketched column's tails (even, 4 to 1024), whose
+    rank error is relative to the distance from their end (see :func:`quantile_edges`).
     """
 
     kll_k: int = 400
@@ -72,6 +76,7 @@ class ProfileSettings:
     n_bins: int | None = None
     frequent_lg_map: int = 12
     hll_lg_k: int = 12
+    tail_k: int = 12
 
     def __post_init__(self) -> None:
         check_positive_int(self.kll_k, "kll_k", minimum=8)
@@ -84,6 +89,17 @@ class ProfileSettings:
             check_positive_int(self.n_bins, "n_bins", minimum=2)
         check_positive_int(self.frequent_lg_map, "frequent_lg_map", minimum=3)
         check_positive_int(self.hll_lg_k, "hll_lg_k", minimum=4)
+        check_positive_int(self.tail_k, "tail_k", minimum=4)
+        if self.tail_k > 1024 or self.tail_k % 2:
+            raise ParameterError(f"tail_k must be even and at most 1024, got {self.tail_k}")
+
+    @property
+    def tail_share(self) -> float:
+        """Each tail sketch is fed the ``2 * tail_share`` most extreme values of every part,
+        and its quantiles give the bin edges of the outermost ``tail_share / 2``: a few
+        times the KLL sketch's rank error (about ``1.7 / kll_k``), the mass its outermost
+        quantiles can leave in the outermost bins."""
+        return min(0.5, 4.0 / self.kll_k)
 
     def exact_limit(self, n_columns: int) -> int:
         """Observed values kept exactly per numeric column of a ``n_columns`` table."""
@@ -108,6 +124,7 @@ class NumericProfile:
     sketch: Any = None
     edges: np.ndarray | None = None
     bins: Bins | None = None
+    tails: tuple[Any, Any] | None = None
 
     @property
     def exact(self) -> bool:
@@ -239,8 +256,13 @@ def _numeric(name: str, kind: str, n_rows: int, n_missing: int, n_non_numeric: i
     if count <= limit:
         return NumericProfile(name, kind, n_rows, n_missing, n_non_numeric, count, lo, hi,
                               mean, m2, values=values, edges=edges, bins=bins)
+    tails = None
+    if edges is None:  # binned columns keep their edges: tails serve only to choose edges
+        tails = _tail_sketches(settings)
+        _feed_tails(tails, values, settings.tail_share, False)
     return NumericProfile(name, kind, n_rows, n_missing, n_non_numeric, count, lo, hi, mean,
-                          m2, sketch=_kll(settings, values), edges=edges, bins=bins)
+                          m2, sketch=_kll(settings, values), edges=edges, bins=bins,
+                          tails=tails)
 
 
 def _kll(settings: ProfileSettings, values: np.ndarray | None = None) -> Any:
@@ -256,6 +278,48 @@ def _copy_kll(sketch: Any) -> Any:
     from datasketches import kll_doubles_sketch
 
     return kll_doubles_sketch.deserialize(sketch.serialize())
+
+
+def _tail_sketches(settings: ProfileSettings) -> tuple[Any, Any]:
+    """Two empty REQ sketches: accurate at low ranks (the low tail), and at high ranks."""
+    from datasketches import req_floats_sketch
+
+    return req_floats_sketch(settings.tail_k, False), req_floats_sketch(settings.tail_k, True)
+
+
+def _copy_tails(tails: tuple[Any, Any]) -> tuple[Any, Any]:
+    from datasketches import req_floats_sketch
+
+    return tuple(req_floats_sketch.deserialize(t.serialize()) for t in tails)
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_CUT_SAMPLE = 8192
+
+
+def _feed_tails(tails: tuple[Any, Any], values: np.ndarray, share: float,
+                is_sorted: bool) -> None:
+    """Feed the low tail sketch about a part's lowest ``2 share`` of values and the high
+    one its highest (a whole small part); an unsorted part's cuts are the quantiles of an
+    evenly strided sample of about ``_CUT_SAMPLE`` values (a selection over the whole part
+    costs several times more). A value below every part's cut has the same rank among the
+    fed values as among all values, so the sketch's low ranks are the column's as long as
+    the parts are alike; the edges stay valid whatever the parts (only counts decide).
+    REQ sketches hold float32: values are clipped to its range."""
+    n = values.size
+    if n == 0:
+        return
+    k = min(n, math.ceil(2.0 * share * n))
+    if k == n:
+        low = high = values
+    elif is_sorted:
+        low, high = values[:k], values[n - k:]
+    else:
+        sample = np.sort(values[::max(1, n // _CUT_SAMPLE)])
+        j = min(sample.size - 1, math.ceil(2.0 * share * sample.size))
+        low, high = values[values <= sample[j]], values[values >= sample[-1 - j]]
+    for sketch, v in zip(tails, (low, high), strict=True):
+        sketch.update(np.clip(v, -_FLOAT32_MAX, _FLOAT32_MAX).astype(np.float32))
 
 
 def _categorical(name: str, n_rows: int, n_missing: int, counts: dict[str, int],
@@ -283,9 +347,11 @@ def _feed(frequent: Any, hll: Any, counts: Mapping[str, int]) -> None:
 
 def bin_profile(profile: Profile, edges: Mapping[str, np.ndarray],
                 bins: Mapping[str, Bins]) -> Profile:
-    """``profile`` with the named numeric columns' bins (counted against ``edges``) set."""
+    """``profile`` with the named numeric columns' bins (counted against ``edges``) set
+    (and their tail sketches, which served only to choose edges, dropped)."""
     columns = tuple(
-        dataclasses.replace(c, edges=edges[c.name], bins=bins[c.name]) if c.name in bins else c
+        dataclasses.replace(c, edges=edges[c.name], bins=bins[c.name], tails=None)
+        if c.name in bins else c
         for c in profile.columns
     )
     return dataclasses.replace(profile, columns=columns)
@@ -294,10 +360,18 @@ def bin_profile(profile: Profile, edges: Mapping[str, np.ndarray],
 def quantile_edges(column: NumericProfile, n_bins: int | None) -> np.ndarray | None:
     """Bin edges of a reference column: its stored edges when it was binned, else its
     quantiles at ``1/n_bins, ..., (n_bins-1)/n_bins`` (lower inverse ECDF of the exact
-    values, duplicates removed). A KLL sketch resolves only a few times ``k`` distinct
-    quantiles: the gaps between its distinct quantiles are split into equal widths until
-    there are about ``n_bins`` bins (near-equal masses where the density is smooth).
-    ``None`` when the column is empty."""
+    values, duplicates removed). ``None`` when the column is empty.
+
+    A sketched column's quantiles come from its KLL sketch, whose rank error is additive
+    (about ``1.7 / k`` of the count: its outermost quantiles could leave that share in the
+    outermost bins), except in each tail: the levels within a quarter of what the column's
+    REQ tail sketch was fed (well inside every part's cut) take that sketch's quantiles,
+    whose rank error is relative to the rank (Cormode et al. 2021, "Relative error
+    streaming quantiles"). A sketch resolves only so many distinct quantiles: the gaps
+    between KLL's are split into equal widths until there are about ``n_bins`` edges
+    (near-equal masses where the density is smooth), REQ's by the number of levels that
+    share their ends (its resolution falls away from its end).
+    """
     if column.edges is not None:
         return column.edges
     if column.count == 0:
@@ -308,8 +382,58 @@ def quantile_edges(column: NumericProfile, n_bins: int | None) -> np.ndarray | N
     if column.values is not None:
         idx = np.clip(np.ceil(levels * column.count) - 1, 0, column.count - 1).astype(np.intp)
         return np.unique(column.values[idx])
-    coarse = np.unique(np.asarray(column.sketch.get_quantiles(levels), dtype=np.float64))
-    split = max(1, n_bins // max(coarse.size, 1))
+    n = column.count
+    edges = _split(np.asarray(column.sketch.get_quantiles(levels), dtype=np.float64), n_bins)
+    if column.tails is None:
+        return edges
+    (low, high), inner = column.tails, np.ones(edges.size, dtype=bool)
+    lows = levels[levels * n <= low.n / 4]
+    highs = levels[(1.0 - levels) * n <= high.n / 4]
+    tails = []
+    low_edges = _tail_edges(low, lows * (n / low.n)) if lows.size else None
+    if low_edges is not None:
+        tails.append(low_edges)
+        inner &= edges > low_edges[-1]
+    high_edges = (_tail_edges(high, 1.0 - (1.0 - highs) * (n / high.n)) if highs.size
+                  else None)
+    if high_edges is not None:
+        tails.append(high_edges)
+        inner &= edges < high_edges[0]
+    return np.unique(np.concatenate([edges[inner], *tails]))
+
+
+def _tail_edges(sketch: Any, ranks: np.ndarray) -> np.ndarray | None:
+    """A tail sketch's edges at ``ranks``, or ``None`` (KLL's edges then serve) where its
+    float32 values cannot place them: values clipped to the float32 range, or a tail
+    narrower than a few float32 spacings per level (a large offset, a small spread)."""
+    q = np.asarray(sketch.get_quantiles(ranks), dtype=np.float64)
+    if not np.all(np.abs(q) < _FLOAT32_MAX):
+        return None
+    spacing = float(np.spacing(np.float32(max(abs(q[0]), abs(q[-1])))))
+    if q[-1] - q[0] < 4.0 * ranks.size * spacing:
+        return None
+    return _split_by_levels(q)
+
+
+def _split_by_levels(quantiles: np.ndarray) -> np.ndarray:
+    """Edges from a REQ sketch's quantiles at consecutive levels, whose resolution changes
+    along the ranks: each gap between distinct quantiles is split into as many equal
+    widths as levels share either of its ends."""
+    values, shared = np.unique(quantiles.astype(np.float64), return_counts=True)
+    if values.size < 2:
+        return values
+    split = np.maximum(shared[:-1], shared[1:])
+    gap = np.repeat(np.arange(split.size), split)
+    t = (np.arange(gap.size) - np.repeat(np.cumsum(split) - split, split)) / split[gap]
+    fine = values[gap] * (1.0 - t) + values[gap + 1] * t  # convex: no overflow
+    return np.unique(np.append(fine, values[-1]))
+
+
+def _split(quantiles: np.ndarray, n_levels: int) -> np.ndarray:
+    """Edges from a sketch's quantiles at ``n_levels`` levels: its distinct values, each
+    gap between them split into equal widths until there are about ``n_levels``."""
+    coarse = np.unique(quantiles.astype(np.float64))
+    split = max(1, n_levels // max(coarse.size, 1))
     if split == 1 or coarse.size < 2:
         return coarse
     t = np.arange(split) / split
@@ -387,24 +511,30 @@ def _merge_numeric(a: NumericProfile, b: NumericProfile, settings: ProfileSettin
         mean = a.mean + delta * (b.count / count)
         m2 = a.m2 + b.m2 + delta * delta * (a.count * b.count / count)
     edges, bins = _merged_bins(a, b)
-    values = sketch = None
+    values = sketch = tails = None
     if a.values is not None and b.values is not None and count <= limit:
         values = np.sort(np.concatenate([a.values, b.values]), kind="stable")
     else:
         # a copy of one side's sketch (or an empty one) takes the other side
         first, second = (a, b) if a.sketch is not None else (b, a)
         sketch = _kll(settings) if first.sketch is None else _copy_kll(first.sketch)
+        if edges is None:
+            tails = _tail_sketches(settings) if first.tails is None else _copy_tails(first.tails)
         for part in (first, second) if first.sketch is None else (second,):
             if part.values is not None:
                 if part.values.size:
                     sketch.update(part.values)
+                    if tails is not None:
+                        _feed_tails(tails, part.values, settings.tail_share, True)
             else:
                 sketch.merge(part.sketch)
+                for mine, theirs in zip(tails or (), part.tails or (), strict=True):
+                    mine.merge(theirs)
     return NumericProfile(
         a.name, a.kind, a.n_rows + b.n_rows, a.n_missing + b.n_missing,
         a.n_non_numeric + b.n_non_numeric, count, float(np.fmin(a.minimum, b.minimum)),
         float(np.fmax(a.maximum, b.maximum)), mean, m2, values=values, sketch=sketch,
-        edges=edges, bins=bins,
+        edges=edges, bins=bins, tails=tails,
     )
 
 
