@@ -10,8 +10,11 @@ Protocol: river runs in a long-lived worker in its own venv (``peer_run.py``). I
 rounds and river first in odd ones; the ratio river time / shiftguard time is taken per
 round and reported as the median and the range over rounds, with the 1-minute load average
 (``os.getloadavg()``) read after each round's pair. shiftguard's ``update_many`` on the
-whole stream is timed in the same rounds. frouros, much slower, runs one pass per detector
-after the rounds. Also reported: false alarms before the change and the delay of the
+whole stream is timed in the same rounds, and so is the floor of any Python-level
+``update``: the same loop over an object whose ``update`` only returns it and whose
+``drift_detected`` is a plain attribute (``EmptyDetector``); river time / floor time is the
+highest ratio a Python ``update`` could reach. frouros, much slower, runs one pass per
+detector after the rounds. Also reported: false alarms before the change and the delay of the
 first alarm after it.
 
     flock /tmp/shiftguard-bench.lock .venv/bin/python bench/stream/bench_stream.py
@@ -59,6 +62,17 @@ OURS = {
 }
 #: detectors whose alarms are not river's by design (another random sample of old values)
 OWN_SAMPLING = {"KSWIN"}
+
+
+class EmptyDetector:
+    """The cheapest detector the loop can drive: ``update`` does nothing, the flag is an
+    attribute. Timing it gives the loop plus call floor of any Python ``update``."""
+
+    def __init__(self) -> None:
+        self.drift_detected = False
+
+    def update(self, x: float) -> EmptyDetector:
+        return self
 
 
 def make_streams() -> dict[str, np.ndarray]:
@@ -129,7 +143,10 @@ def run_rounds(streams: dict[str, np.ndarray], river: PeerWorker) -> dict:
         per_value_alarms(factory(), values[stream][:5000])
         factory().update_many(streams[stream][:5000])
     rows: dict = {key: {"ours": [], "batch": [], "river": [], "load": []} for key in OURS}
+    rows["floor"] = {stream: [] for stream in values}
     for round_ in range(N_ROUNDS):
+        for stream, stream_values in values.items():
+            rows["floor"][stream].append(time_ours(EmptyDetector, stream_values)[0])
         for key, factory in OURS.items():
             name, stream = key
             row = rows[key]
@@ -158,14 +175,18 @@ def spread(ratios: list[float]) -> str:
 
 def print_tables(streams: dict[str, np.ndarray], rows: dict, frouros: dict) -> None:
     print(f"Per value, {N_ROUNDS} interleaved rounds: median (min-max) over rounds.\n")
+    floor = rows.pop("floor")
     print("| detector | stream | river `update` (values/s) | shiftguard `update` (values/s) "
-          "| `update` vs river | shiftguard `update_many` (values/s) | `update_many` vs river "
+          "| `update` vs river | ceiling: river vs empty `update` "
+          "| shiftguard `update_many` (values/s) | `update_many` vs river "
           "| load avg (1 min) | alarms = river's | false alarms before change (sg / river) "
           "| delay (sg / river) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (name, stream), row in rows.items():
         n = streams[stream].size
         per_value = [r / o for r, o in zip(row["river"], row["ours"], strict=True)]
+        # the empty loop over a stream of the same length, timed in the same round
+        ceiling = [r / f for r, f in zip(row["river"], floor[stream], strict=True)]
         batch = [r / b for r, b in zip(row["river"], row["batch"], strict=True)]
         same = row["alarms"] == row["river_alarms"]
         same_text = "yes" if same else ("no (own sampling)" if name in OWN_SAMPLING else "NO")
@@ -173,9 +194,15 @@ def print_tables(streams: dict[str, np.ndarray], rows: dict, frouros: dict) -> N
         load = row["load"]
         print(f"| {name} | {stream} | {n / statistics.median(row['river']):,.0f} "
               f"| {n / statistics.median(row['ours']):,.0f} | {spread(per_value)} "
+              f"| {spread(ceiling)} "
               f"| {n / statistics.median(row['batch']):,.0f} | {spread(batch)} "
               f"| {statistics.median(load):.1f} ({min(load):.1f}-{max(load):.1f}) "
               f"| {same_text} | {ours[0]} / {theirs[0]} | {ours[1]:.0f} / {theirs[1]:.0f} |")
+    print("\nEmpty `update` (loop + call + attribute read), ns per value: " + ", ".join(
+        f"{stream} {1e9 * statistics.median(times) / streams[stream].size:.1f} "
+        f"({1e9 * min(times) / streams[stream].size:.1f}-"
+        f"{1e9 * max(times) / streams[stream].size:.1f})"
+        for stream, times in floor.items()))
     print("\nfrouros, one pass per detector after the rounds (not interleaved).\n")
     print("| detector | stream | frouros (values/s) | shiftguard `update` vs frouros "
           "| false alarms before change | delay | load avg (1 min) |")

@@ -502,3 +502,61 @@ def test_sprt_counts_accepted_cycles():
     sprt.update_many(np.random.default_rng(4).normal(0.0, 1.0, 2000))
     assert sprt.n_accepted > 100  # each null cycle lasts ~ 9 values on average
     assert abs(sprt.log_likelihood_ratio) < math.log(99.0)
+
+
+def _bursty_error_stream(seed: int, size: int = 30_000) -> np.ndarray:
+    """0/1 errors in segments: runs of ones, runs of zeros, rates from 0.002 to 0.95."""
+    rng = np.random.default_rng(seed)
+    parts, total = [], 0
+    while total < size:
+        length = int(rng.integers(50, 6000))
+        kind = rng.random()
+        if kind < 0.12:
+            part = np.ones(length)
+        elif kind < 0.24:
+            part = np.zeros(length)
+        else:
+            rate = rng.choice([0.002, 0.01, 0.1, 0.3, 0.5, 0.7, 0.95])
+            part = (rng.random(length) < rate) * 1.0
+        parts.append(part)
+        total += length
+    return np.concatenate(parts)
+
+
+HOLDING_CASES = {
+    # detector -> constructor arguments; the first two settings must exercise holding
+    "DDM": [
+        {"warm_start": 30, "warning_threshold": 1.0, "drift_threshold": 3.0},
+        {"warm_start": 5, "warning_threshold": 1.0, "drift_threshold": 6.0},
+        {"warm_start": 1, "warning_threshold": 1.0, "drift_threshold": 1.0},
+        {"warm_start": 200, "warning_threshold": 1.0, "drift_threshold": 1.001},
+    ],
+    "EDDM": [
+        {"warm_start": 30, "alpha": 0.95, "beta": 0.9},
+        {"warm_start": 1, "alpha": 0.95, "beta": 0.5},
+        {"warm_start": 200, "alpha": 0.995, "beta": 0.99},
+        {"warm_start": 5, "alpha": 0.95, "beta": 0.8},
+    ],
+}
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("name", list(HOLDING_CASES))
+def test_holding_values_keeps_the_exact_alarms_and_state(name, seed):
+    # DDM's and EDDM's update() hold values that provably cannot alarm and run them
+    # through the kernel later; bursts of ones and zeros, rates near 0.5, warm starts and
+    # thresholds at the edge probe the certificate, which must never hide or move an alarm
+    # (a bound three times too loose fails here)
+    cls = {"DDM": DDM, "EDDM": EDDM}[name]
+    xs = _bursty_error_stream(seed)
+    for k, params in enumerate(HOLDING_CASES[name]):
+        detector, found, held = cls(**params), [], 0
+        for i, x in enumerate(xs.tolist()):
+            if detector.update(x).drift_detected:
+                found.append(i)
+            held += bool(detector._hold_left if name == "DDM" else detector._ones_left)
+        batched = cls(**params)
+        assert found == batched.update_many(xs).tolist()
+        assert json.dumps(detector.to_dict()) == json.dumps(batched.to_dict())
+        if k < 2:
+            assert held > xs.size // 10, "the stream must exercise the held path"

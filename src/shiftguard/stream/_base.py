@@ -6,11 +6,14 @@ value. A numba call costs about a microsecond, several times a light detector's 
 so those detectors (ADWIN, DDM, EDDM, HDDM-A/W, Page–Hinkley) override ``update`` with a
 plain-Python step that repeats the kernel's arithmetic operation for operation and keeps
 its state in Python floats between calls; ``_sync`` writes that state into ``_state`` and
-``_load`` reads it back, and the base calls them around every use of ``_state``. Either
-path, in any interleaving, gives the same alarms and the same JSON state
-(``tests/stream/test_detectors.py``). After an alarm every detector starts afresh from the
-next value (river's convention), so the alarms of a long stream are the alarms of
-consecutive independent runs.
+``_load`` reads it back, and the base calls them around every use of ``_state``. DDM and
+EDDM go further: while a bound on their statistics shows that the next values cannot alarm,
+``update`` only counts them and notes where the errors are, and one kernel call applies
+them at the end of the stretch. ADWIN, which can alarm only every ``clock`` values, keeps
+the values until then. Either path, in any interleaving, gives the same alarms and the
+same JSON state (``tests/stream/test_detectors.py``). After an alarm every detector starts
+afresh from the next value (river's convention), so the alarms of a long stream are the
+alarms of consecutive independent runs.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Callable
 from typing import Self
 
 import numpy as np
@@ -184,6 +185,16 @@ def _adwin_tick(packed, totals, counts, s, delta, clock, max_buckets, min_window
                       clock, max_buckets, min_window_length, grace_period, alarms) > 0
 
 
+#: Packers of ``n`` float64 values, by ``n``, made once: a tick packed with one takes about a
+#: third less time than with ``struct.pack``, which formats and looks up its format each time.
+_PACKERS: dict[int, Callable[..., bytes]] = {}
+
+
+def _new_packer(n: int) -> Callable[..., bytes]:
+    pack = _PACKERS[n] = struct.Struct(f"{n}d").pack
+    return pack
+
+
 class ADWIN(StreamDetector):
     """ADWIN: adaptive windowing for a change in the mean of a stream.
 
@@ -295,9 +306,10 @@ class ADWIN(StreamDetector):
             if len(pending) < self.clock:  # the alarm restarted the clock
                 self._act_at = self.clock
                 return
-        packed = struct.pack(f"{len(pending)}d", *pending)
-        self.drift_detected = _adwin_tick(packed, *self._tick_args)
-        self._n_seen += len(pending)
+        n = len(pending)
+        pack = _PACKERS.get(n) or _new_packer(n)
+        self.drift_detected = _adwin_tick(pack(*pending), *self._tick_args)
+        self._n_seen += n
         pending.clear()
         self._act_at = 1 if self.drift_detected else self.clock
 

