@@ -153,17 +153,19 @@ def test_reliability_curve_pointwise_coverage():
 
 # -- Venn–Abers -------------------------------------------------------------------------
 
-def test_venn_abers_picked_probability_is_calibrated():
-    """E[Y - p_Y | p_Y in bin] = 0 for the probability picked by the true label."""
-    rng = np.random.default_rng(16)
-    reps, n_cal, n_test = 600, 60, 10
+@pytest.mark.parametrize(("n_cal", "decimals", "seed"), [(60, 2, 16), (2000, None, 17)])
+def test_venn_abers_picked_probability_is_calibrated(n_cal, decimals, seed):
+    """E[Y - p_Y | p_Y in bin] = 0 for the probability picked by the true label, with
+    tied scores on a small calibration set and continuous ones on a larger set."""
+    rng = np.random.default_rng(seed)
+    reps, n_test = 600, 10
     edges = np.array([0.0, 0.2, 0.4, 0.6, 0.8, 1.0 + 1e-9])
     picked_sums = np.zeros((reps, edges.size - 1))
     raw_sums = np.zeros((reps, edges.size - 1))
     for r in range(reps):
         truth = rng.random(n_cal + n_test)
         y = (rng.random(truth.size) < truth).astype(int)
-        score = np.round(truth**3, 2)  # miscalibrated, with ties
+        score = truth**3 if decimals is None else np.round(truth**3, decimals)  # miscalibrated
         va = VennAbers().fit(score[:n_cal], y[:n_cal])
         pair = va.predict_p0_p1(score[n_cal:])
         y_test = y[n_cal:]

@@ -21,9 +21,9 @@ import numpy as np
 from shiftguard._validation import as_float_array
 from shiftguard.errors import InputError, NotFittedError
 from shiftguard.shift._probabilities import as_class_labels, as_probabilities, logistic_fit
+from shiftguard.shift._venn_abers import venn_abers_label_one
 
 _PROB_FLOOR = 1e-12
-_VENN_ABERS_BLOCK = 1_000_000  # entries of the slope matrix held in memory at once
 
 
 def _scores(X: Any, name: str = "X") -> np.ndarray:
@@ -286,12 +286,12 @@ class VennAbers:
     No isotonic fit is repeated per test point: with ``c_1 < ... < c_m`` the distinct
     calibration scores and ``P_j = (W_j, U_j)`` the cumulative (count, label-sum) diagram,
     the fit at a test point inserted after block ``j`` with label ``l`` is the max-min
-    formula ``max_{a <= j} min_{b >= j} (U_b - U_a + l) / (W_b - W_a + 1)``. It is computed
-    for every insertion position at once from the matrix of these slopes (suffix minima
-    over ``b``, then maxima over ``a``), in blocks of rows: ``O(m^2)`` vectorised work and
-    bounded memory, done once in ``fit`` (about 2 s for ``m = 20,000`` distinct scores;
-    round the scores beforehand for larger sets — any fixed transform of the score keeps
-    the guarantee); prediction is a binary search.
+    formula ``max_{a <= j} min_{b >= j} (U_b - U_a + l) / (W_b - W_a + 1)``, the slope of
+    the bridge between the lower hull of ``P_0..P_j`` and that of the shifted
+    ``P_j..P_m``. ``fit`` finds it for every insertion position with two hull stacks, as
+    in Vovk, Petej and Fedorova (2015): ``O(n log n)`` for the sort, ``O(m)`` after, in
+    exact integer arithmetic, so each fit is the correctly rounded ratio of two integers;
+    prediction is a binary search.
 
     Guarantee
     ---------
@@ -310,11 +310,21 @@ class VennAbers:
     n_classes_
         Always 2.
 
+    Notes
+    -----
+    ``fit`` on ``n`` continuous scores (``n`` distinct), one thread, 2-core machine
+    under load, before (quadratic slope matrix) and after this algorithm: ``n = 10^3``
+    41 ms -> 0.24 ms; ``10^4`` 1.14 s -> 1.3 ms; ``10^5`` 112 s -> 25 ms; ``10^6``
+    (not run before) 0.25 s, of which the sort takes 0.08 s and each of the two stack
+    passes 0.07 s. ``predict_proba`` on ``10^4`` rows takes 1-6 ms (unchanged). The
+    first call in a process also pays numba's one-off start-up (about 0.5 s, shared
+    with every other compiled kernel of the package).
+
     References
     ----------
     Vovk, V. and Petej, I. (2014), Venn–Abers predictors, UAI. Vovk, Petej and Fedorova
     (2015), Large-scale probabilistic predictors with and without guarantees of validity,
-    NeurIPS (the merged probability and the cumulative-sum-diagram formulation).
+    NeurIPS (the merged probability and the linear-time computation after sorting).
 
     Examples
     --------
@@ -333,12 +343,15 @@ class VennAbers:
             )
         labels = _labels(y, s)
         scores, inverse = np.unique(s, return_inverse=True)
-        weight = np.bincount(inverse).astype(np.float64)
-        label_sum = np.bincount(inverse, weights=labels.astype(np.float64))
-        w = np.r_[0.0, np.cumsum(weight)]
-        u = np.r_[0.0, np.cumsum(label_sum)]
-        self.p0_ = _venn_abers_gaps(w, u, 0.0)
-        self.p1_ = _venn_abers_gaps(w, u, 1.0)
+        w = np.r_[0, np.cumsum(np.bincount(inverse))]
+        u = np.r_[0, np.cumsum(np.bincount(inverse[labels == 1], minlength=scores.size))]
+        num, den = venn_abers_label_one(w, u)
+        self.p1_ = num / den
+        # Label 0 is label 1 on the mirrored diagram (blocks reversed, labels flipped),
+        # whose fit is one minus ours: the same pooled block, counted from the other side.
+        zeros = w - u
+        num, den = venn_abers_label_one(w[-1] - w[::-1], zeros[-1] - zeros[::-1])
+        self.p0_ = (den - num)[::-1] / den[::-1]
         self.scores_ = scores
         self.n_classes_ = 2
         return self
@@ -360,28 +373,3 @@ class VennAbers:
         p0, p1 = pair[:, 0], pair[:, 1]
         return _binary(p1 / (1.0 - p0 + p1))
 
-
-def _venn_abers_gaps(w: np.ndarray, u: np.ndarray, label: float) -> np.ndarray:
-    """Isotonic fit at a point with ``label`` inserted between blocks ``j`` and ``j + 1``.
-
-    ``w``, ``u``: cumulative counts and label sums with a leading 0 (length ``m + 1``).
-    Returns ``gap[j] = max_{a <= j} min_{b >= j} (u_b - u_a + label) / (w_b - w_a + 1)``
-    for ``j = 0..m``, computed in blocks of rows ``a``.
-    """
-    m = w.shape[0] - 1
-    gap = np.full(m + 1, -np.inf)
-    rows = max(1, _VENN_ABERS_BLOCK // (m + 1))
-    for start in range(0, m + 1, rows):
-        a = np.arange(start, min(start + rows, m + 1))[:, None]
-        b = np.arange(start, m + 1)[None, :]
-        # b < a (only in the leading square) is no segment: its width can be 0, so the
-        # division is silenced there and the entry replaced by +inf
-        with np.errstate(divide="ignore", invalid="ignore"):
-            slope = (u[b] - u[a] + label) / (w[b] - w[a] + 1.0)
-        before = b[:, : a.shape[0]] < a
-        slope[:, : a.shape[0]][before] = np.inf
-        # min over b >= j, for each column j; then max over the rows a <= j
-        inner = np.minimum.accumulate(slope[:, ::-1], axis=1)[:, ::-1]
-        inner[:, : a.shape[0]][before] = -np.inf
-        gap[start:] = np.maximum(gap[start:], inner.max(axis=0))
-    return gap
