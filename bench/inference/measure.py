@@ -55,7 +55,7 @@ def load_library(side: str):
                 ppi_ols_ci(d["X"], d["y"], d["yhat"], d["Xu"], d["yhat_u"], lam=0.0, **same)
             ),
             "logistic": lambda d: interval(
-                ppi_logistic_ci(d["X"], d["yb"], d["ybhat"], d["Xu"], d["ybhat_u"], alpha=ALPHA)
+                ppi_logistic_ci(d["X"], d["yb"], d["ybhat"], d["Xu"], d["ybhat_u"], **same)
             ),
             "quantile": lambda d: interval(
                 ppi_quantile_ci(d["y"], d["yhat"], d["yhat_u"], 0.5, alpha=ALPHA)

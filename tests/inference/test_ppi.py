@@ -161,7 +161,7 @@ def test_ppi_python_ols_interval_is_wider_with_biased_predictions():
 @pytest.mark.parametrize("lam", LAMS)
 def test_logistic_equals_ppi_python(lam):
     X, y, yhat, Xu, yhat_u = _binary_data(5)
-    res = ppi_logistic_ci(X, y, yhat, Xu, yhat_u, alpha=0.1, lam=lam)
+    res = ppi_logistic_ci(X, y, yhat, Xu, yhat_u, alpha=0.1, lam=lam, small_sample=False)
     lo, hi = ppi_py.ppi_logistic_ci(
         X, y, yhat, Xu, yhat_u, alpha=0.1, lam=lam, optimizer_options=dict(TIGHT_LBFGS)
     )
@@ -259,6 +259,82 @@ def test_small_sample_ols_rejects_a_row_with_leverage_one():
     with pytest.raises(InputError, match="leverage 1"):
         ppi_ols_ci(X, y, yhat, Xu, yhat_u, lam=0.0)
     asymptotic = ppi_ols_ci(X, y, yhat, Xu, yhat_u, lam=0.0, small_sample=False)
+    assert asymptotic.df is None and np.isfinite(asymptotic.stderr).all()
+
+
+def _logistic_small_sample_reference(X, y, yhat, Xu, yhat_u, estimate, lam, leverage=None):
+    """Standard errors and degrees of freedom of the small-sample logistic interval from
+    dense n-by-d arrays: HC3-type labelled variance with the leverages ``leverage`` (by
+    default ``(1 - lam)`` times the hat values from the pooled Hessian, plus ``lam / n``),
+    the asymptotic unlabelled variance, Satterthwaite degrees of freedom with the pooled
+    kurtosis, combined by Welch-Satterthwaite."""
+    n, N, d = len(X), len(Xu), X.shape[1]
+    p, p_u = expit(X @ estimate), expit(Xu @ estimate)
+    rows = (X, Xu) if lam > 0 else (X,)
+    weights = (p * (1 - p), p_u * (1 - p_u)) if lam > 0 else (p * (1 - p),)
+    hessian = sum((A * w[:, None]).T @ A for A, w in zip(rows, weights, strict=True))
+    inv_h = np.linalg.inv(hessian / sum(map(len, rows)))
+    if leverage is None:
+        leverage = (1 - lam) * p * (1 - p) * np.einsum("ij,jk,ik->i", X, inv_h, X) / n + lam / n
+    resid = ((1 - lam) * p - y + lam * yhat) / (1 - leverage)
+    influence = X @ inv_h
+    scores = influence * resid[:, None]
+    var_lab = ((scores - scores.mean(axis=0)) ** 2).sum(axis=0) / n**2
+    kurtosis = np.mean(resid**4) / np.mean(resid**2) ** 2
+    c = influence**2
+    df_lab = np.maximum(2 / (kurtosis - 1) * c.sum(axis=0) ** 2 / (c**2).sum(axis=0), 1.0)
+    unl_scores = Xu * (p_u - yhat_u)[:, None] @ inv_h
+    var_unl = lam**2 * np.var(unl_scores, axis=0, ddof=1) / N
+    if lam == 0:
+        return np.sqrt(var_lab), df_lab
+    df = (var_lab + var_unl) ** 2 / (var_lab**2 / df_lab + var_unl**2 / (N - d))
+    return np.sqrt(var_lab + var_unl), df
+
+
+@pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
+def test_classical_small_sample_logistic_uses_glm_hat_values(alternative):
+    """At ``lam = 0`` the leverages are statsmodels' hat values of the logistic fit."""
+    X, y, yhat, Xu, yhat_u = _binary_data(21, n=80, N=800)
+    X[:, 1] = np.round(np.abs(X[:, 1]) * 3)  # integers with ties, a few high-leverage rows
+    res = ppi_logistic_ci(X, y, yhat, Xu, yhat_u, alpha=0.1, lam=0.0, alternative=alternative)
+    glm = sm.GLM(y, X, family=sm.families.Binomial()).fit(tol=1e-12)
+    np.testing.assert_allclose(res.estimate, glm.params, rtol=1e-7)
+    hat = glm.get_influence().hat_matrix_diag
+    stderr, df = _logistic_small_sample_reference(
+        X, y, yhat, Xu, yhat_u, res.estimate, 0.0, leverage=hat
+    )
+    np.testing.assert_allclose(res.stderr, stderr, rtol=1e-7)
+    np.testing.assert_allclose(res.df, df, rtol=1e-7)
+    tail = 0.05 if alternative == "two-sided" else 0.1
+    half = stats.t.isf(tail, df) * stderr
+    _assert_one_or_two_sided_equal(res, res.estimate - half, res.estimate + half, alternative)
+
+
+@pytest.mark.parametrize("lam", [None, 1.0, 0.37])
+def test_small_sample_logistic_corrects_only_the_variance_and_quantile(lam):
+    """The estimate and ``lam`` are those of the asymptotic interval; the standard errors
+    and degrees of freedom are the dense reference's, and the interval is wider."""
+    X, y, yhat, Xu, yhat_u = _binary_data(22, n=120, N=1200)
+    res = ppi_logistic_ci(X, y, yhat, Xu, yhat_u, lam=lam)
+    asymptotic = ppi_logistic_ci(X, y, yhat, Xu, yhat_u, lam=lam, small_sample=False)
+    np.testing.assert_allclose(res.estimate, asymptotic.estimate, rtol=1e-12)
+    assert res.lam == asymptotic.lam and asymptotic.df is None
+    stderr, df = _logistic_small_sample_reference(
+        X, y, yhat, Xu, yhat_u, res.estimate, res.lam
+    )
+    np.testing.assert_allclose(res.stderr, stderr, rtol=1e-8)
+    np.testing.assert_allclose(res.df, df, rtol=1e-8)
+    assert np.all(res.ci_high - res.ci_low > asymptotic.ci_high - asymptotic.ci_low)
+
+
+def test_small_sample_logistic_rejects_a_row_with_leverage_one():
+    X, y, yhat, Xu, yhat_u = _binary_data(23, n=40, N=400)
+    X = np.column_stack([X, np.zeros(40)])
+    Xu = np.column_stack([Xu, np.zeros(400)])
+    X[0, 3], y[0] = 1.0, 0.5  # a dummy only the first row has, with a fractional label
+    with pytest.raises(InputError, match="leverage 1"):
+        ppi_logistic_ci(X, y, yhat, Xu, yhat_u, lam=0.0)
+    asymptotic = ppi_logistic_ci(X, y, yhat, Xu, yhat_u, lam=0.0, small_sample=False)
     assert asymptotic.df is None and np.isfinite(asymptotic.stderr).all()
 
 
