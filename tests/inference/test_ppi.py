@@ -419,3 +419,16 @@ def test_import_and_ppi_calls_load_no_heavy_dependency():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_separated_labels_raise_instead_of_a_meaningless_estimate():
+    # Newton's relative step test used to pass on the way to infinity (estimate ~1,200 with
+    # an interval of +/- 10^6 at lam = 0); the loss has no finite minimum there.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    X = np.column_stack([np.ones(200), x])
+    y = (x > 0).astype(float)
+    Xu = np.column_stack([np.ones(1000), rng.normal(size=1000)])
+    for lam in (0.0, None):
+        with pytest.raises(InputError, match="no finite minimum"):
+            ppi_logistic_ci(X, y, y, Xu, (Xu[:, 1] > 0).astype(float), lam=lam)

@@ -396,10 +396,19 @@ def logistic_solve(
     for _ in range(max_iter):
         expit_and_slope(eta, prob, curvature, weights, eta_bound=design.eta_bound(beta))
         sums, grams = design.sums_and_grams(work)
-        step = solve_symmetric(grams[1], sums[0] - linear, "X")
+        try:
+            step = solve_symmetric(grams[1], sums[0] - linear, "X")
+        except InputError:
+            # Curvature p(1 - p) underflows where linear predictors run off to infinity:
+            # then the loss has no finite minimum, whatever the design's rank.
+            if np.abs(eta).max(initial=0.0) > _DIVERGED_ETA:
+                raise InputError(_NO_MINIMUM, "X") from None
+            raise
         # Python's max over the few coefficients costs a third of NumPy's.
         if max(map(abs, step.tolist())) <= tol * (1.0 + max(map(abs, beta.tolist()))):
-            return beta - step
+            beta = beta - step
+            _check_finite_minimum(design, weights, linear, beta)
+            return beta
         # Only when the cheap bound on the linear predictors' moves is too loose is the
         # largest move computed.
         if design.eta_bound(step) > _SAFE_ETA_CHANGE:
@@ -428,11 +437,33 @@ def logistic_solve(
         beta = beta - step
         np.matmul(beta, design_t, out=eta)
         current = None
-    raise InputError(
-        f"logistic fit did not converge in {max_iter} Newton steps; the classes may be "
-        "perfectly separated by the covariates",
-        "X",
-    )
+    raise InputError(f"logistic fit did not converge in {max_iter} Newton steps; {_NO_MINIMUM}",
+                     "X")
+
+
+# Linear predictors beyond this make p(1 - p) < 1e-13: the fit is running off to infinity.
+_DIVERGED_ETA = 30.0
+_NO_MINIMUM = ("the loss has no finite minimum: the classes (or, for prediction-powered "
+               "and DSL fits, the labels corrected by the predictions) are perfectly "
+               "separated by the covariates; use more labelled rows or fewer covariates")
+
+
+def _check_finite_minimum(
+    design: DesignProducts, weights: np.ndarray | float, linear: np.ndarray, beta: np.ndarray
+) -> None:
+    """Raise if Newton's steps "converged" on the way to infinity.
+
+    Where the loss has no finite minimum (separated classes) the steps stop growing once
+    the curvature of the saturated rows vanishes, and the relative step test passes at a
+    meaningless ``beta``. At a true minimum the convex loss is larger at ``2 beta``; on
+    the way to infinity it is not. Only checked when some linear predictor is large.
+    """
+    eta = beta @ design.design_t
+    if np.abs(eta).max(initial=0.0) <= _DIVERGED_ETA:
+        return
+    if _softplus_loss(2.0 * eta, weights, linear, 2.0 * beta) <= _softplus_loss(
+            eta, weights, linear, beta):
+        raise InputError(_NO_MINIMUM, "X")
 
 
 def _softplus_loss(
