@@ -97,6 +97,36 @@ def test_bootstrap_intervals_and_json():
     np.testing.assert_array_equal(same.lower, res.lower)
 
 
+class _UnitRatio:
+    """No covariate shift: every density ratio is 1."""
+
+    def fit(self, X_source, X_target):
+        return self
+
+    def weights(self, X):
+        return np.ones(len(X))
+
+
+def test_interval_ends_are_the_b_plus_one_alpha_order_statistics():
+    xr, yr, xc, yc = _data(seed=7, n=200)
+    lr, lc = _zero_one(xr, yr), _zero_one(xc, yc)
+    res = attribute_performance_change((lr, lc), xr, None, xc, None, density_ratio=_UnitRatio(),
+                                       n_bootstrap=39, alpha=0.1, seed=11)
+    # unit weights: P(X) gets nothing and P(Y | X) the whole change, in every replicate
+    rng = np.random.default_rng(11)
+    change = np.empty(39)
+    for b in range(39):
+        ir, ic = rng.integers(0, 200, 200), rng.integers(0, 200, 200)
+        change[b] = lc[ic].mean() - lr[ir].mean()
+    ordered = np.sort(change)
+    # (B + 1) alpha / 2 = 2: the second smallest and second largest replicates, not numpy's
+    # default 0.05 quantile (2.9th smallest), which would give a narrower interval
+    expected = [ordered[1], ordered[-2]]
+    np.testing.assert_allclose([res.change_lower, res.change_upper], expected, atol=1e-12)
+    np.testing.assert_allclose([res.lower[1], res.upper[1]], expected, atol=1e-12)
+    np.testing.assert_allclose([res.lower[0], res.upper[0]], [0.0, 0.0], atol=1e-12)
+
+
 def test_real_data_selection_on_features_is_attributed_to_p_x():
     """Breast cancer rows selected into 'current' by a feature: P(Y|X) does not change."""
     from sklearn.datasets import load_breast_cancer

@@ -108,27 +108,32 @@ def test_only_the_shifted_group_gets_the_p_x_share():
     assert not _covers(res, 1, 0.0)
 
 
-def test_interval_coverage_under_covariate_shift():
-    """The 90 % bootstrap intervals cover the true attributions in about 90 % of runs.
+def test_interval_coverage_at_800_rows_with_few_replicates():
+    """The 90 % intervals cover the true attributions and change in about 90 % of runs.
 
-    The percentile bootstrap is asymptotic: in a 100-run simulation of this design it covered
-    83 % at 800 rows a sample and 87 % (80 runs) at 2000, so the check uses 1500 rows.
+    800 rows a sample and only 20 replicates, the fewest allowed at ``alpha = 0.1``: the
+    bootstrap is nearly pivotal here (no bias, bootstrap SD within 5 % of the true SD), so
+    what is left is the choice of the order statistics. The ends at the (B + 1) alpha / 2-th
+    ones cover 1 - alpha for any B; numpy's default quantiles, which the interval used
+    before, cover 1 - alpha - 2 (1 - alpha) / (B + 1) = 81 % and fail the lower band (80 %,
+    81 % and 82 % in this simulation; 78-83 % under four other seeds, where the fixed ends
+    covered 86-92 %). The upper band rules out intervals that are merely wide.
     """
     rng = np.random.default_rng(3)
     ref_mean, cur_mean = [0.0, 0.0], [1.0, -0.5]
     truth = _true_error(cur_mean) - _true_error(ref_mean)
-    reps = 40
-    cover_x = cover_y = 0
+    reps = 400
+    cover = np.zeros(3)
     for r in range(reps):
-        xr, yr = _sample(rng, 1500, ref_mean)
-        xc, yc = _sample(rng, 1500, cur_mean)
-        res = attribute_performance_change(_zero_one, xr, yr, xc, yc, n_bootstrap=50,
+        xr, yr = _sample(rng, 800, ref_mean)
+        xc, yc = _sample(rng, 800, cur_mean)
+        res = attribute_performance_change(_zero_one, xr, yr, xc, yc, n_bootstrap=20,
                                            alpha=0.1, seed=r)
-        cover_x += _covers(res, 0, truth)
-        cover_y += _covers(res, 1, 0.0)
-    low, _ = binomial_band(0.9, reps)
-    assert cover_x / reps >= low, cover_x
-    assert cover_y / reps >= low, cover_y
+        cover += [_covers(res, 0, truth), _covers(res, 1, 0.0),
+                  res.change_lower <= truth <= res.change_upper]
+    low, high = binomial_band(0.9, reps)
+    rates = cover / reps
+    assert ((rates >= low) & (rates <= high)).all(), (rates, low, high)
 
 
 @pytest.mark.parametrize("seed", range(5))

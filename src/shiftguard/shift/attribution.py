@@ -65,7 +65,8 @@ class PerformanceAttribution(ResultMixin):
     attributions
         Shapley value of each player; they sum to ``change``.
     lower, upper
-        Percentile bootstrap interval of each attribution (NaN when ``n_bootstrap == 0``).
+        Percentile bootstrap interval of each attribution (NaN when ``n_bootstrap == 0``;
+        Guarantee section of :func:`attribute_performance_change`).
     metric_ref, metric_cur
         Mean per-row loss (or score) on the reference and on the current rows.
     change
@@ -144,12 +145,23 @@ def attribute_performance_change(
 
     *Interval*: percentile bootstrap — both samples are resampled with replacement, every
     density ratio is refitted and the game recomputed; the model (``loss``) stays fixed.
-    It covers the attribution of the population game at level about ``1 - alpha`` for
-    large samples under (i)–(ii); it carries no finite-sample guarantee and does not cover
-    misspecification or clipping bias. In a simulation with a known pure covariate shift
-    (two Gaussian features, logistic ratio, 0/1 loss), 90 % intervals covered the true
-    ``P(X)`` attribution in 83 % of 100 runs at 800 rows a sample and 87 % of 80 runs at
-    2000; ``tests/validity/test_shift_attribution.py`` checks coverage at 1500 rows.
+    The ends are the ``(B + 1) alpha / 2``-th and ``(B + 1) (1 - alpha / 2)``-th smallest of
+    the ``B = n_bootstrap`` replicates (interpolated), so that, the bootstrap being nearly
+    pivotal, coverage does not drop with few replicates (Hall, 1986); the usual
+    ``alpha / 2`` sample quantiles cover ``2 (1 - alpha) / (B + 1)`` less, 3.5 points at
+    ``B = 50``. It covers the attribution of the population game at level about
+    ``1 - alpha`` for large samples under (i)–(ii); it carries no finite-sample guarantee
+    and does not cover misspecification or clipping bias. In a simulation with a known
+    pure covariate shift (two Gaussian features, logistic ratio, 0/1 loss; the design of
+    ``tests/validity/test_shift_attribution.py``) the point estimates were nearly unbiased
+    (bias <= 0.1 SD) and the bootstrap SD within 5 % of the true SD; 90 % intervals from
+    50 replicates covered the true ``P(X)`` and ``P(Y|X)`` attributions in 91 % and 90.5 %
+    of 800 runs at 500 rows a sample, 91 % and 92 % at 800 rows, and 89 % and 88 % of 600
+    runs at 2000 rows (with the sample quantiles, ``P(X)``: 87 %, 88 % and 86 %). With 20
+    replicates at 800 rows: 88.5 % and 89.5 % of 2000 runs, 90 % for ``change`` (sample
+    quantiles: 80 %, 81 %, 81 %); the validity test checks this case.
+    Run time: one density-ratio fit per group and replicate, about 0.3 s of CPU at 2000
+    rows a sample and 0.8 s at 10,000 with the defaults (one group, 100 replicates).
 
     Parameters
     ----------
@@ -200,6 +212,8 @@ def attribute_performance_change(
 
     References
     ----------
+    Hall, P. (1986). On the number of bootstrap simulations required to construct a
+    confidence interval. *Annals of Statistics* 14(4), 1453–1462.
     Zhang, H., Singh, H., Ghassemi, M. and Joshi, S. (2023). "Why did the model fail?":
     Attributing model performance changes to distribution shifts. ICML.
 
@@ -263,7 +277,12 @@ def attribute_performance_change(
         replicates[b, :-1] = _shapley(masks, permutations, lr, lc, loss_ref[ir], loss_cur[ic])
         replicates[b, -1] = loss_cur[ic].mean() - loss_ref[ir].mean()
     if n_bootstrap:
-        lower, upper = np.quantile(replicates, [alpha / 2, 1 - alpha / 2], axis=0)
+        # ends at the (B + 1) alpha / 2-th order statistics: a further draw from the bootstrap
+        # law falls outside them with probability alpha for any B, whereas numpy's default
+        # (the 1 + (B - 1) alpha / 2-th) undercovers by 2 (1 - alpha) / (B + 1): 3.5 points
+        # at B = 50 (for a bootstrap law that is pivotal and symmetric, as here)
+        lower, upper = np.quantile(replicates, [alpha / 2, 1 - alpha / 2], axis=0,
+                                   method="weibull")
     else:
         lower = upper = np.full(n_players + 1, np.nan)
 
