@@ -258,7 +258,8 @@ def calibration_error(
     boot = _error_from_sums(
         *_bootstrap_sums(bins, conf, outcome, k, n_bootstrap, as_rng(seed)), power, debiased
     )
-    q_lo, q_hi = np.quantile(boot - empirical, [alpha / 2, 1 - alpha / 2])
+    # (B + 1) alpha / 2-th order statistics (Hall 1986), not NumPy's interpolation.
+    q_lo, q_hi = np.quantile(boot - empirical, [alpha / 2, 1 - alpha / 2], method="weibull")
     lower, upper = max(estimate - q_hi, 0.0), max(estimate - q_lo, 0.0)
     return CalibrationError(
         estimate=estimate, lower=float(lower), upper=float(upper), power=power,
@@ -323,7 +324,8 @@ def reliability_curve(
         b_count, _, b_out = _bootstrap_sums(bins, conf, outcome, k, n_bootstrap, as_rng(seed))
         with np.errstate(invalid="ignore", divide="ignore"):
             freq = b_out[:, used] / b_count[:, used]
-        lower, upper = np.nanquantile(freq, [alpha / 2, 1 - alpha / 2], axis=0)
+        lower, upper = np.nanquantile(freq, [alpha / 2, 1 - alpha / 2], axis=0,
+                                      method="weibull")
     return ReliabilityCurve(
         bin_lower=edges[:-1][used], bin_upper=edges[1:][used],
         confidence=conf_sum[used] / count[used], accuracy=out_sum[used] / count[used],
