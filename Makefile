@@ -9,15 +9,30 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-.PHONY: install-dev install-demo browser postgres demo test lint
+.PHONY: compiler install-dev install-demo browser postgres demo test lint
+
+# The stream detectors' per-value update is a small C extension
+# (src/shiftguard/stream/_native.c): pip builds it with the system's C compiler and Python's
+# headers, installed here when missing and we are root.
+HAVE_HEADERS := $(PY) -c 'import os, sys, sysconfig; \
+	sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'
+compiler:
+	@command -v cc >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc >/dev/null; \
+	  else echo "no C compiler found and not root: install gcc (or clang)"; exit 1; fi; }
+	@$(HAVE_HEADERS) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-dev >/dev/null; \
+	  else echo "Python.h not found and not root: install your Python's development headers"; exit 1; fi; }
 
 # torch first and alone, pinned: pip then keeps this CPU wheel for the text extra instead
 # of resolving a multi-GB CUDA build.
-install-dev: $(BIN)/python
+install-dev: compiler $(BIN)/python
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev,text,dask,serve]'
 
-install-demo: $(BIN)/python
+install-demo: compiler $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[demo]'
 
 # compare exits 1 when it finds drift (it does here): that is the expected outcome.

@@ -2,28 +2,37 @@
 
 A detector keeps its whole state in a few NumPy arrays (``self._state``) that one numba
 kernel advances over a batch. By default ``update(x)`` feeds that kernel a batch of one
-value. A numba call costs about a microsecond, several times a light detector's own work,
-so those detectors (ADWIN, DDM, EDDM, HDDM-A/W, Page–Hinkley) override ``update`` with a
-plain-Python step that repeats the kernel's arithmetic operation for operation and keeps
-its state in Python floats between calls; ``_sync`` writes that state into ``_state`` and
-``_load`` reads it back, and the base calls them around every use of ``_state``. DDM and
-EDDM go further: while a bound on their statistics shows that the next values cannot alarm,
-``update`` only counts them and notes where the errors are, and one kernel call applies
-them at the end of the stretch. ADWIN, which can alarm only every ``clock`` values, keeps
-the values until then. Either path, in any interleaving, gives the same alarms and the
-same JSON state (``tests/stream/test_detectors.py``). After an alarm every detector starts
-afresh from the next value (river's convention), so the alarms of a long stream are the
-alarms of consecutive independent runs.
+value, but a numba call from Python costs about a microsecond, several times a light
+detector's own work. So the light detectors (ADWIN, Page–Hinkley, DDM, EDDM, HDDM-A/W)
+derive from :class:`NativeDetector`, whose ``update`` is compiled (``_native.c``): it
+checks the value, buffers it and hands the buffer to the detector's own kernel through a C
+function pointer (a numba ``cfunc``) at the next value that can alarm -- every value for
+most, every ``clock`` values for ADWIN -- with no Python dispatch. ``update_many`` runs the
+same kernel on the whole batch, so both paths do the same arithmetic: in any interleaving
+they give the same alarms and the same JSON state (``tests/stream/test_detectors.py``).
+After an alarm every detector starts afresh from the next value (river's convention), so
+the alarms of a long stream are the alarms of consecutive independent runs.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
 import numpy as np
 
 from shiftguard._validation import as_stream_value, as_stream_values, check_state_header
 from shiftguard.errors import StateError
+
+try:
+    from shiftguard.stream._native import NativeUpdate
+except ImportError as exc:  # an install that skipped the build step
+    raise ImportError(
+        "shiftguard.stream needs its compiled part (src/shiftguard/stream/_native.c), which "
+        "is built when the package is installed: reinstall with a C compiler and Python's "
+        "headers present (e.g. `pip install -e .`)"
+    ) from exc
 
 STATE_VERSION = 1
 
@@ -164,6 +173,70 @@ class StreamDetector:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickle and copy go through the JSON state, which holds everything
+        return detector_from_dict, (self.to_dict(),)
+
+
+class NativeDetector(NativeUpdate, StreamDetector):
+    """A detector whose ``update`` is compiled (``_native.c``).
+
+    ``update`` checks the value (Python floats and bools inline; anything else, and any
+    value outside the support, through :func:`scalar_value`), appends it to a buffer and,
+    once the buffer reaches the next value at which the detector can alarm, runs the
+    detector's kernel on it through a C function pointer. Subclasses give ``_kernel``, a
+    plain function of the signature of :func:`_kernel_signature` wrapping their numba kernel
+    (compiled once as a cached ``cfunc``), and ``_native_binding``: the three state arrays
+    and the float64 parameter array it receives, the buffer size, and how many values
+    until the next possible alarm.
+    """
+
+    _kernel: ClassVar[Callable[..., int]]
+
+    def _native_binding(self) -> tuple[tuple[np.ndarray, ...], int, int]:
+        raise NotImplementedError
+
+    def _sync(self) -> None:
+        # values handed to the kernel, then those still buffered (short of an alarm point)
+        self._n_seen += self._processed
+        self._processed = 0
+        pending = self._take_pending()
+        if pending:
+            xs = np.frombuffer(pending, dtype=np.float64)
+            self._advance(xs, np.empty(xs.size, dtype=np.int64))
+            self._load()
+
+    def _load(self) -> None:
+        arrays, capacity, act_at = self._native_binding()
+        self._bind(_kernel_address(type(self)._kernel), *arrays, capacity, act_at,
+                   _SUPPORT_CODES[self._support], scalar_value, self._support)
+
+
+#: ``_native.c``'s codes of the supports
+_SUPPORT_CODES = {"real": 0, "unit": 1, "binary": 2}
+
+
+def _kernel_signature() -> Any:
+    """C signature of a :class:`NativeDetector` kernel: ``(xs, n, state0, state1, state2,
+    params, alarms) -> number of alarms``, the state arrays as untyped pointers."""
+    from numba import types
+
+    return types.int64(types.CPointer(types.float64), types.int64, types.voidptr,
+                       types.voidptr, types.voidptr, types.CPointer(types.float64),
+                       types.CPointer(types.int64))
+
+
+@functools.cache
+def _compiled_kernel(kernel: Callable[..., int]) -> Any:
+    from numba import cfunc
+
+    return cfunc(_kernel_signature(), cache=True)(kernel)
+
+
+def _kernel_address(kernel: Callable[..., int]) -> int:
+    """Address of ``kernel`` compiled as a C function (kept alive by the cache)."""
+    return _compiled_kernel(kernel).address
 
 
 def scalar_value(x: Any, support: str) -> float:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import math
-import struct
-from collections.abc import Callable
-from typing import Self
 
 import numpy as np
-from numba import njit
+from numba import carray, njit
 
 from shiftguard._validation import check_alpha, check_positive_int
-from shiftguard.stream._base import StreamDetector, scalar_value
+from shiftguard.stream._base import NativeDetector
 
 #: Rows of the exponential histogram: row r holds buckets of 2**r values, so 64 rows
 #: cover any stream a 64-bit counter can count.
@@ -175,27 +172,15 @@ def _adwin_run(xs, totals, counts, s, delta, clock, max_buckets, min_window_leng
     return n_alarms
 
 
-@njit(cache=True)
-def _adwin_tick(packed, totals, counts, s, delta, clock, max_buckets, min_window_length,
-                grace_period):
-    """:func:`_adwin_run` on the per-value path's buffered values, packed as float64
-    bytes (cheaper to build from a list than an array); returns whether they alarmed."""
-    alarms = np.empty(1, dtype=np.int64)
-    return _adwin_run(np.frombuffer(packed, dtype=np.float64), totals, counts, s, delta,
-                      clock, max_buckets, min_window_length, grace_period, alarms) > 0
+def _adwin_native(xs, n, totals, counts, s, p, alarms):
+    """:func:`_adwin_run` behind the C signature of the compiled ``update``."""
+    max_buckets = np.int64(p[2])
+    return _adwin_run(carray(xs, (n,)), carray(totals, (N_ROWS, max_buckets + 1), np.float64),
+                      carray(counts, (N_ROWS,), np.int64), carray(s, (9,), np.float64), p[0],
+                      p[1], max_buckets, p[3], p[4], carray(alarms, (n,)))
 
 
-#: Packers of ``n`` float64 values, by ``n``, made once: a tick packed with one takes about a
-#: third less time than with ``struct.pack``, which formats and looks up its format each time.
-_PACKERS: dict[int, Callable[..., bytes]] = {}
-
-
-def _new_packer(n: int) -> Callable[..., bytes]:
-    pack = _PACKERS[n] = struct.Struct(f"{n}d").pack
-    return pack
-
-
-class ADWIN(StreamDetector):
+class ADWIN(NativeDetector):
     """ADWIN: adaptive windowing for a change in the mean of a stream.
 
     Keeps the stream since the last alarm in an exponential histogram (at most
@@ -209,7 +194,7 @@ class ADWIN(StreamDetector):
     (Chan et al.'s pairwise update) instead of per value, equal up to rounding. The alarms
     equal those of a plain value-by-value implementation of river's arithmetic
     (``tests/stream/test_detectors.py``) and river's own on the benchmark streams.
-    ``update`` keeps values in a list until the next clock tick (no alarm can fire in
+    ``update`` (compiled) buffers values until the next clock tick (no alarm can fire in
     between) and then runs the kernel on them, as ``update_many`` would.
 
     Parameters
@@ -285,47 +270,14 @@ class ADWIN(StreamDetector):
         s = self._state["scalars"]
         return float(s[_TOTAL] / s[_WIDTH]) if s[_WIDTH] else 0.0
 
-    def update(self, x: float) -> Self:
-        """Feed one value; afterwards ``drift_detected`` tells whether it raised an alarm."""
-        # Only a clock tick can alarm, so values wait in a list until the next tick and
-        # then go through the kernel together, as a batch would: one numba call per
-        # ``clock`` values instead of one per value.
-        if type(x) is not float or x - x:  # x - x is NaN for infinities and NaN
-            x = scalar_value(x, self._support)
-        pending = self._pending
-        pending.append(x)
-        if len(pending) == self._act_at:
-            self._on_tick()
-        return self
+    _kernel = _adwin_native
 
-    def _on_tick(self) -> None:
-        # reached with a tick's worth of values, or with the first value after an alarm
-        pending = self._pending
-        if self.drift_detected:
-            self.drift_detected = False
-            if len(pending) < self.clock:  # the alarm restarted the clock
-                self._act_at = self.clock
-                return
-        n = len(pending)
-        pack = _PACKERS.get(n) or _new_packer(n)
-        self.drift_detected = _adwin_tick(pack(*pending), *self._tick_args)
-        self._n_seen += n
-        pending.clear()
-        self._act_at = 1 if self.drift_detected else self.clock
-
-    def _sync(self) -> None:
-        # pending values stop short of a tick, so they cannot alarm
-        if self._pending:
-            xs = np.array(self._pending)
-            self._advance(xs, np.empty(xs.size, dtype=np.int64))
-            self._load()
-
-    def _load(self) -> None:
-        self._pending: list[float] = []
-        to_tick = self.clock - int(self._state["scalars"][_TICK]) % self.clock
-        self._act_at = 1 if self.drift_detected else to_tick
+    def _native_binding(self) -> tuple[tuple[np.ndarray, ...], int, int]:
         st = self._state
-        self._tick_args = (st["totals"], st["counts"], st["scalars"], *self._params_for_kernel())
+        params = np.array(self._params_for_kernel(), dtype=np.float64)
+        to_tick = self.clock - int(st["scalars"][_TICK]) % self.clock
+        act_at = 1 if self.drift_detected else to_tick
+        return (st["totals"], st["counts"], st["scalars"], params), self.clock, act_at
 
     def _params_for_kernel(self) -> tuple[float, float, int, float, float]:
         return (self.delta, float(self.clock), self.max_buckets, float(self.min_window_length),

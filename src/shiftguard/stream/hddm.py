@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import math
-from math import sqrt
-from typing import Self
 
 import numpy as np
-from numba import njit
+from numba import carray, njit
 
 from shiftguard._validation import check_alpha
 from shiftguard.errors import ParameterError
-from shiftguard.stream._base import BIG, StreamDetector, scalar_value
+from shiftguard.stream._base import BIG, NativeDetector
 
 # HDDM-A state: counts and means of the whole stream (z) and of the prefixes ending at the
 # cut points that track an increase (lo) and a decrease (hi).
@@ -64,6 +62,12 @@ def _hddm_a_run(xs, s, drift_confidence, warning_confidence, two_sided, alarms):
     return n_alarms
 
 
+def _hddm_a_native(xs, n, s, _unused1, _unused2, p, alarms):
+    """:func:`_hddm_a_run` behind the C signature of the compiled ``update``."""
+    return _hddm_a_run(carray(xs, (n,)), carray(s, (7,), np.float64), p[0], p[1], p[2] != 0.0,
+                       carray(alarms, (n,)))
+
+
 def _check_confidences(drift_confidence: float, warning_confidence: float) -> tuple[float, float]:
     drift = check_alpha(drift_confidence, "drift_confidence")
     warning = check_alpha(warning_confidence, "warning_confidence")
@@ -72,7 +76,7 @@ def _check_confidences(drift_confidence: float, warning_confidence: float) -> tu
     return drift, warning
 
 
-class HDDMA(StreamDetector):
+class HDDMA(NativeDetector):
     """HDDM-A: Hoeffding's-bound drift detection on a stream of values in [0, 1].
 
     Keeps the running mean of the stream and of the prefix up to a cut point where the
@@ -120,6 +124,7 @@ class HDDMA(StreamDetector):
 
     _support = "unit"
     _params = ("drift_confidence", "warning_confidence", "two_sided")
+    _kernel = _hddm_a_native
 
     def __init__(
         self,
@@ -136,60 +141,13 @@ class HDDMA(StreamDetector):
     @property
     def warning_detected(self) -> bool:
         """Whether the last value left the detector in the warning zone."""
-        return bool(self._run[_A_WARNING])
+        return bool(self._state["s"][_A_WARNING])
 
-    def update(self, x: float) -> Self:
-        """Feed one value in [0, 1]; afterwards ``drift_detected`` tells whether it alarmed."""
-        # _hddm_a_run's arithmetic, operation for operation, on Python floats; the logs of
-        # the confidences are the kernel's, computed once
-        if type(x) is not float or not 0.0 <= x <= 1.0:
-            x = scalar_value(x, self._support)
-        z_n, z_mean, lo_n, lo_mean, hi_n, hi_mean, _ = self._run
-        log_drift, log_2_over_drift, log_2_over_warning = self._logs
-        z_n += 1.0
-        z_mean += (x - z_mean) / z_n
-        if lo_n == 0.0:
-            lo_n, lo_mean = z_n, z_mean
-        if hi_n == 0.0:
-            hi_n, hi_mean = z_n, z_mean
-        eps_z = sqrt(log_drift / (2.0 * z_n))
-        if lo_mean + sqrt(log_drift / (2.0 * lo_n)) >= z_mean + eps_z:
-            lo_n, lo_mean = z_n, z_mean
-        if hi_mean - sqrt(log_drift / (2.0 * hi_n)) <= z_mean - eps_z:
-            hi_n, hi_mean = z_n, z_mean
-        drift = warning = False
-        if lo_n != z_n:
-            rise = z_mean - lo_mean
-            m = (z_n - lo_n) / lo_n / z_n
-            drift = rise >= sqrt(m / 2.0 * log_2_over_drift)
-            warning = not drift and rise >= sqrt(m / 2.0 * log_2_over_warning)
-        if self.two_sided and hi_n != z_n:
-            fall = hi_mean - z_mean
-            m = (z_n - hi_n) / hi_n / z_n
-            if fall >= sqrt(m / 2.0 * log_2_over_drift):
-                drift = True
-            elif fall >= sqrt(m / 2.0 * log_2_over_warning):
-                warning = True
-        self.drift_detected = drift
-        if drift:
-            self._n_before_run += int(z_n)
-            self._run = (0.0,) * 7
-        else:
-            self._run = (z_n, z_mean, lo_n, lo_mean, hi_n, hi_mean, 1.0 if warning else 0.0)
-        return self
-
-    def _sync(self) -> None:
-        self._state["s"][:] = self._run
-        self._n_seen = self._n_before_run + int(self._run[_Z_N])
-
-    def _load(self) -> None:
-        self._logs = (
-            math.log(1.0 / self.drift_confidence),
-            math.log(2.0 / self.drift_confidence),
-            math.log(2.0 / self.warning_confidence),
-        )
-        self._run = tuple(self._state["s"].tolist())
-        self._n_before_run = self._n_seen - int(self._run[_Z_N])
+    def _native_binding(self) -> tuple[tuple[np.ndarray, ...], int, int]:
+        params = np.array([self.drift_confidence, self.warning_confidence, self.two_sided],
+                          dtype=np.float64)
+        s = self._state["s"]
+        return (s, s, s, params), 1, 1  # every value can alarm
 
     def _initial_state(self) -> dict[str, np.ndarray]:
         return {"s": np.zeros(7)}
@@ -245,18 +203,6 @@ def _weighted_gap_exceeds(w, before, after, confidence):
     return w[after, _EWMA] - w[before, _EWMA] > bound
 
 
-_FRESH_SAMPLE = (0.0, 0.0, 1.0)
-_FRESH_CUTS = (BIG, -BIG, 0.0)
-
-
-def _gap_exceeds(before: tuple, after: tuple, log_confidence: float) -> bool:
-    """:func:`_weighted_gap_exceeds` on tuples, with ``log(1 / confidence)`` given."""
-    if before[_INIT] == 0.0 or after[_INIT] == 0.0:
-        return False
-    bound = sqrt((before[_IBC] + after[_IBC]) * log_confidence / 2.0)
-    return after[_EWMA] - before[_EWMA] > bound
-
-
 @njit(cache=True)
 def _hddm_w_run(xs, w, c, drift_confidence, warning_confidence, lam, two_sided, alarms):
     n_alarms = 0
@@ -291,7 +237,14 @@ def _hddm_w_run(xs, w, c, drift_confidence, warning_confidence, lam, two_sided, 
     return n_alarms
 
 
-class HDDMW(StreamDetector):
+def _hddm_w_native(xs, n, w, c, _unused, p, alarms):
+    """:func:`_hddm_w_run` behind the C signature of the compiled ``update``."""
+    return _hddm_w_run(carray(xs, (n,)), carray(w, (5, 3), np.float64),
+                       carray(c, (3,), np.float64), p[0], p[1], p[2], p[3] != 0.0,
+                       carray(alarms, (n,)))
+
+
+class HDDMW(NativeDetector):
     """HDDM-W: McDiarmid's-bound drift detection on exponentially weighted means.
 
     Like :class:`HDDMA` but compares exponentially weighted moving averages (weight
@@ -336,6 +289,7 @@ class HDDMW(StreamDetector):
 
     _support = "unit"
     _params = ("drift_confidence", "warning_confidence", "lambda_", "two_sided")
+    _kernel = _hddm_w_native
 
     def __init__(
         self,
@@ -354,64 +308,13 @@ class HDDMW(StreamDetector):
     @property
     def warning_detected(self) -> bool:
         """Whether the last value left the detector in the warning zone."""
-        return bool(self._cuts[_W_WARNING])
+        return bool(self._state["cuts"][_W_WARNING])
 
-    def update(self, x: float) -> Self:
-        """Feed one value in [0, 1]; afterwards ``drift_detected`` tells whether it alarmed."""
-        # _hddm_w_run's arithmetic, operation for operation, on Python floats: a sample is
-        # a tuple (weighted mean, initialised flag, independent-bound sum), and the
-        # constants below are the kernel's subexpressions, computed once
-        if type(x) is not float or not 0.0 <= x <= 1.0:
-            x = scalar_value(x, self._support)
-        self._n_seen += 1
-        total, lo_before, lo_after, hi_before, hi_after = self._samples
-        incr_cut, decr_cut, _ = self._cuts
-        log_drift, log_warning = self._logs
-        total = self._sample_update(total, x)
-        eps = sqrt(total[_IBC] * log_drift / 2.0)
-        if total[_EWMA] + eps < incr_cut:
-            incr_cut = total[_EWMA] + eps
-            lo_before, lo_after = total, _FRESH_SAMPLE
-        else:
-            lo_after = self._sample_update(lo_after, x)
-        drift = _gap_exceeds(lo_before, lo_after, log_drift)
-        warning = not drift and _gap_exceeds(lo_before, lo_after, log_warning)
-        if total[_EWMA] - eps > decr_cut:
-            decr_cut = total[_EWMA] - eps
-            hi_before, hi_after = total, _FRESH_SAMPLE
-        else:
-            hi_after = self._sample_update(hi_after, x)
-        if self.two_sided:
-            if _gap_exceeds(hi_after, hi_before, log_drift):
-                drift = True
-            elif _gap_exceeds(hi_after, hi_before, log_warning):
-                warning = True
-        self.drift_detected = drift
-        if drift:
-            self._samples, self._cuts = [_FRESH_SAMPLE] * 5, _FRESH_CUTS
-        else:
-            self._samples = [total, lo_before, lo_after, hi_before, hi_after]
-            self._cuts = (incr_cut, decr_cut, 1.0 if warning else 0.0)
-        return self
-
-    def _sample_update(self, sample: tuple[float, float, float], x: float) -> tuple:
-        ewma, initialised, ibc = sample
-        lam, keep, lam_squared, keep_squared = self._weights
-        ewma = x if initialised == 0.0 else lam * x + keep * ewma
-        return (ewma, 1.0, lam_squared + keep_squared * ibc)
-
-    def _sync(self) -> None:
-        self._state["samples"][:] = self._samples
-        self._state["cuts"][:] = self._cuts
-
-    def _load(self) -> None:
-        lam = self.lambda_
-        self._weights = (lam, 1.0 - lam, lam * lam, (1.0 - lam) * (1.0 - lam))
-        self._logs = (
-            math.log(1.0 / self.drift_confidence), math.log(1.0 / self.warning_confidence)
-        )
-        self._samples = [tuple(row) for row in self._state["samples"].tolist()]
-        self._cuts = tuple(self._state["cuts"].tolist())
+    def _native_binding(self) -> tuple[tuple[np.ndarray, ...], int, int]:
+        params = np.array([self.drift_confidence, self.warning_confidence, self.lambda_,
+                           self.two_sided], dtype=np.float64)
+        samples, cuts = self._state["samples"], self._state["cuts"]
+        return (samples, cuts, cuts, params), 1, 1  # every value can alarm
 
     def _initial_state(self) -> dict[str, np.ndarray]:
         samples, cuts = np.empty((5, 3)), np.empty(3)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import math
-from typing import Self
-
 import numpy as np
-from numba import njit
+from numba import carray, njit
 
 from shiftguard._validation import check_choice, check_positive_int, check_positive_number
 from shiftguard.errors import ParameterError
-from shiftguard.stream._base import BIG, StreamDetector, scalar_value
+from shiftguard.stream._base import BIG, NativeDetector
 
 MODES = ("both", "up", "down")
 #: state layout: count, running mean, the two cumulative sums, their running min / max
@@ -42,7 +39,13 @@ def _page_hinkley_run(xs, s, min_instances, delta, threshold, forgetting, up, do
     return n_alarms
 
 
-class PageHinkley(StreamDetector):
+def _page_hinkley_native(xs, n, s, _unused1, _unused2, p, alarms):
+    """:func:`_page_hinkley_run` behind the C signature of the compiled ``update``."""
+    return _page_hinkley_run(carray(xs, (n,)), carray(s, (6,), np.float64), p[0], p[1], p[2],
+                             p[3], p[4] != 0.0, p[5] != 0.0, carray(alarms, (n,)))
+
+
+class PageHinkley(NativeDetector):
     """Page–Hinkley test for an increase and/or decrease of a stream's mean.
 
     Keeps the running mean :math:`\\bar x_t` and the cumulative deviations
@@ -95,10 +98,7 @@ class PageHinkley(StreamDetector):
     """
 
     _params = ("min_instances", "delta", "threshold", "forgetting_factor", "mode")
-    # what update() and the per-value loop touch, in slots: read and written ~5% faster
-    # than through the instance dict, which is Page–Hinkley's margin over river
-    __slots__ = ("_n", "_mean", "_sum_up", "_sum_down", "_min_up", "_max_down", "_up_guard",
-                 "_down_guard", "forgetting_factor", "delta", "drift_detected")
+    _kernel = _page_hinkley_native
 
     def __init__(
         self,
@@ -115,90 +115,15 @@ class PageHinkley(StreamDetector):
         if self.forgetting_factor > 1.0:
             raise ParameterError(f"forgetting_factor must lie in (0, 1], got {forgetting_factor!r}")
         self.mode = check_choice(mode, "mode", MODES)
-        self.reset()
-
-    def update(self, x: float) -> Self:
-        """Feed one value; afterwards ``drift_detected`` tells whether it raised an alarm."""
-        # _page_hinkley_run's arithmetic, operation for operation, on Python floats
-        if type(x) is not float:
-            x = scalar_value(x, self._support)
-        n = self._n + 1.0
-        mean = self._mean
-        mean += (x - mean) / n
-        deviation = x - mean
-        f = self.forgetting_factor
-        sum_up = f * self._sum_up + deviation - self.delta
-        sum_down = f * self._sum_down + deviation + self.delta
-        # A new extreme leaves its own test at zero. Otherwise a sum on the safe side of
-        # its guard cannot pass the test, which then runs only beyond the guard. A NaN
-        # (from an infinite or NaN x) is on no safe side, so the check of x can wait until
-        # there, before anything is stored. The first value of a run (the one after an
-        # alarm) sets both extremes, so that is where the flag goes down.
-        if sum_up < self._min_up:
-            self._new_min_up(sum_up)
-            self.drift_detected = False
-        elif not sum_up <= self._up_guard and self._exceeds(x, sum_up - self._min_up, n):
-            return self._alarm(n)
-        if sum_down > self._max_down:
-            self._new_max_down(sum_down)
-            self.drift_detected = False
-        elif not sum_down >= self._down_guard and self._exceeds(x, self._max_down - sum_down, n):
-            return self._alarm(n)
-        self._n = n
-        self._mean = mean
-        self._sum_up = sum_up
-        self._sum_down = sum_down
-        return self
-
-    def _exceeds(self, x: float, statistic: float, n: float) -> bool:
-        if x - x:  # x is infinite or NaN
-            scalar_value(x, self._support)  # raises
-        return statistic > self.threshold and n >= self._min_instances
-
-    def _new_min_up(self, min_up: float) -> None:
-        # the largest guard g we find with fl(a - min_up) <= threshold for every a <= g
-        # (the rounded difference grows with a)
-        self._min_up = min_up
-        if not self._up:
-            self._up_guard = math.inf
-            return
-        guard = min_up + self.threshold
-        while guard - min_up > self.threshold:
-            guard = math.nextafter(guard, -math.inf)
-        self._up_guard = guard
-
-    def _new_max_down(self, max_down: float) -> None:
-        self._max_down = max_down
-        if not self._down:
-            self._down_guard = -math.inf
-            return
-        guard = max_down - self.threshold
-        while max_down - guard > self.threshold:
-            guard = math.nextafter(guard, math.inf)
-        self._down_guard = guard
-
-    def _alarm(self, n: float) -> Self:
-        self._n_before_run += int(n)
-        self._set_run(FRESH_STATE)
-        self.drift_detected = True
-        return self
-
-    def _set_run(self, run: tuple[float, ...]) -> None:
-        self._n, self._mean, self._sum_up, self._sum_down, min_up, max_down = run
-        self._new_min_up(min_up)
-        self._new_max_down(max_down)
-
-    def _sync(self) -> None:
-        self._state["s"][:] = (
-            self._n, self._mean, self._sum_up, self._sum_down, self._min_up, self._max_down
-        )
-        self._n_seen = self._n_before_run + int(self._n)
-
-    def _load(self) -> None:
         self._min_instances = float(self.min_instances)
         self._up, self._down = self.mode != "down", self.mode != "up"
-        self._set_run(tuple(self._state["s"].tolist()))
-        self._n_before_run = self._n_seen - int(self._n)
+        self.reset()
+
+    def _native_binding(self) -> tuple[tuple[np.ndarray, ...], int, int]:
+        params = np.array([self._min_instances, self.delta, self.threshold,
+                           self.forgetting_factor, self._up, self._down], dtype=np.float64)
+        s = self._state["s"]
+        return (s, s, s, params), 1, 1  # every value can alarm
 
     def _initial_state(self) -> dict[str, np.ndarray]:
         return {"s": np.array(FRESH_STATE)}
