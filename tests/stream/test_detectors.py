@@ -549,6 +549,18 @@ def test_the_light_detectors_update_is_the_compiled_one(cls):
     assert cls.update is NativeUpdate.update
 
 
+def test_adwin_with_a_clock_longer_than_its_buffer():
+    # update() hands a long clock's values to the kernel in buffers of 4,096 (which cannot
+    # alarm) and the rest at the tick; alarms, flags and state must be update_many's
+    xs = np.concatenate([np.random.default_rng(k).normal(k % 2, 1.0, 30_000) for k in range(4)])
+    batched = ADWIN(clock=10_000, grace_period=100)
+    expected = batched.update_many(xs)
+    assert expected.size >= 2
+    detector = ADWIN(clock=10_000, grace_period=100)
+    assert _one_by_one(detector, xs.tolist()) == expected.tolist()
+    assert json.dumps(detector.to_dict()) == json.dumps(batched.to_dict())
+
+
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("name", list(EDGE_CASES))
 def test_per_value_update_keeps_the_exact_alarms_and_state_on_bursty_streams(name, seed):

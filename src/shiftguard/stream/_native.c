@@ -24,6 +24,8 @@
 typedef int64_t (*kernel_fn)(double *, int64_t, void *, void *, void *, double *, int64_t *);
 
 #define N_VIEWS 4 /* state0, state1, state2, params */
+/* a longer period (a huge ADWIN clock) is handed over in buffers of this size */
+#define MAX_BUFFER 4096
 
 /* the values a detector takes (shiftguard._validation.as_stream_values) */
 enum { SUPPORT_REAL = 0, SUPPORT_UNIT = 1, SUPPORT_BINARY = 2 };
@@ -43,7 +45,10 @@ typedef struct {
     int n_views;
     double *buffer;  /* values waiting for the next point where an alarm can fire */
     int64_t *alarms; /* the kernel's alarm positions (at most one per hand-over) */
-    Py_ssize_t capacity, n_pending, act_at;
+    Py_ssize_t period;   /* values from one alarm point to the next (1, or ADWIN's clock) */
+    Py_ssize_t capacity; /* buffer size: the period, at most MAX_BUFFER */
+    Py_ssize_t n_pending, act_at; /* act_at: values from the buffer's start to the next
+                                     alarm point */
     Py_ssize_t processed; /* values handed to the kernel since the Python side last looked */
     char drift_detected;
     int support_code; /* SUPPORT_REAL, SUPPORT_UNIT or SUPPORT_BINARY */
@@ -66,19 +71,19 @@ static void NativeUpdate_dealloc(NativeUpdate *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* _bind(kernel_address, state0, state1, state2, params, capacity, act_at, support_code,
+/* _bind(kernel_address, state0, state1, state2, params, period, act_at, support_code,
  *       coerce, support): point update() at a kernel and at the arrays it advances.
  * Pending values and the count of processed ones are dropped: the caller has accounted
  * for them (see _take_pending and _processed). */
 static PyObject *NativeUpdate_bind(NativeUpdate *self, PyObject *args) {
     unsigned long long address;
     PyObject *objs[N_VIEWS], *coerce, *support;
-    Py_ssize_t capacity, act_at;
+    Py_ssize_t period, act_at;
     int support_code;
     if (!PyArg_ParseTuple(args, "KOOOOnniOO", &address, &objs[0], &objs[1], &objs[2],
-                          &objs[3], &capacity, &act_at, &support_code, &coerce, &support))
+                          &objs[3], &period, &act_at, &support_code, &coerce, &support))
         return NULL;
-    if (address == 0 || capacity < 1 || act_at < 1 || act_at > capacity || support_code < 0 ||
+    if (address == 0 || period < 1 || act_at < 1 || act_at > period || support_code < 0 ||
         support_code > SUPPORT_BINARY) {
         PyErr_SetString(PyExc_ValueError, "invalid kernel binding");
         return NULL;
@@ -91,6 +96,7 @@ static PyObject *NativeUpdate_bind(NativeUpdate *self, PyObject *args) {
         }
         self->n_views = i + 1;
     }
+    Py_ssize_t capacity = period < MAX_BUFFER ? period : MAX_BUFFER;
     if (capacity != self->capacity) {
         double *buffer = PyMem_Realloc(self->buffer, (size_t)capacity * sizeof(double));
         if (buffer == NULL) { release_views(self); return PyErr_NoMemory(); }
@@ -103,6 +109,7 @@ static PyObject *NativeUpdate_bind(NativeUpdate *self, PyObject *args) {
     self->kernel = (kernel_fn)(uintptr_t)address;
     self->n_pending = 0;
     self->processed = 0;
+    self->period = period;
     self->act_at = act_at;
     self->support_code = support_code;
     Py_INCREF(coerce);
@@ -119,6 +126,20 @@ static PyObject *NativeUpdate_take_pending(NativeUpdate *self, PyObject *Py_UNUS
                                               self->n_pending * (Py_ssize_t)sizeof(double));
     if (out != NULL) self->n_pending = 0;
     return out;
+}
+
+/* Run the kernel on the buffered values; returns the number of alarms (at most one, at the
+ * last value, and none unless that value is an alarm point). The next alarm point moves
+ * closer by the values handed over. */
+static int64_t hand_over(NativeUpdate *self) {
+    Py_ssize_t n = self->n_pending;
+    int64_t n_alarms = self->kernel(self->buffer, (int64_t)n, self->views[0].buf,
+                                    self->views[1].buf, self->views[2].buf,
+                                    (double *)self->views[3].buf, self->alarms);
+    self->processed += n;
+    self->n_pending = 0;
+    self->act_at -= n;
+    return n_alarms;
 }
 
 static PyObject *NativeUpdate_update(NativeUpdate *self, PyObject *x) {
@@ -147,20 +168,16 @@ static PyObject *NativeUpdate_update(NativeUpdate *self, PyObject *x) {
             /* the first value after an alarm: the flag goes down; the alarm restarted
                the detector, so its next alarm point may be further away */
             self->drift_detected = 0;
-            if (self->n_pending < self->capacity) {
-                self->act_at = self->capacity;
+            if (self->n_pending < self->period) {
+                self->act_at = self->period;
                 Py_INCREF(self);
                 return (PyObject *)self;
             }
         }
-        Py_ssize_t n = self->n_pending;
-        int64_t n_alarms = self->kernel(self->buffer, (int64_t)n, self->views[0].buf,
-                                        self->views[1].buf, self->views[2].buf,
-                                        (double *)self->views[3].buf, self->alarms);
-        self->processed += n;
-        self->n_pending = 0;
-        self->drift_detected = n_alarms > 0;
-        self->act_at = self->drift_detected ? 1 : self->capacity;
+        self->drift_detected = hand_over(self) > 0;
+        self->act_at = self->drift_detected ? 1 : self->period;
+    } else if (self->n_pending == self->capacity) {
+        hand_over(self); /* a full buffer short of an alarm point: it cannot alarm */
     }
     Py_INCREF(self);
     return (PyObject *)self;
