@@ -45,7 +45,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from servers import ADMIN_KEY, Postgres, Service  # noqa: E402
+from servers import ADMIN_KEY, Service, postgres  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "bench" / "out" / "service"
@@ -320,22 +320,22 @@ def main() -> None:
     payloads = [table_bytes(args.rows, args.cols, seed=1 + i) for i in range(N_PAYLOADS)]
     workdir = Path(tempfile.mkdtemp(prefix="shiftguard-bench-service-"))
     results: list[dict] = []
-    postgres = None
+    server = None
     try:
         for name in args.databases.split(","):
             if name == "sqlite":
                 url = f"sqlite:///{workdir / 'bench.db'}"
             else:
-                postgres = postgres or Postgres()
-                url = postgres.create_database()
+                server = server or postgres()
+                url = server.create_database()
             results += bench_database(name, url, args, payloads, reference, workdir)
     finally:
-        if postgres is not None:
-            postgres.stop()
+        if server is not None:
+            server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     OUT.mkdir(parents=True, exist_ok=True)
     meta = {"rows": args.rows, "cols": args.cols, "workers": args.workers,
-            "cpus": os.cpu_count(), "postgres": postgres.version if postgres else None,
+            "cpus": os.cpu_count(), "postgres": server.version if server else None,
             "when_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
     (OUT / "results.json").write_text(json.dumps({"meta": meta, "runs": results}, indent=1))
     print(json.dumps(meta))

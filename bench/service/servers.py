@@ -1,9 +1,8 @@
 """Processes of the service benchmark: a private PostgreSQL server and ``shiftguard serve``
 on uvicorn, both on loopback.
 
-PostgreSQL comes from Debian's ``postgresql`` package (``/usr/lib/postgresql/*/bin``),
-initialised in a temporary directory and run as an unprivileged user when we are root,
-as the service tests do -- but with the server's durable defaults (``fsync=on``,
+PostgreSQL comes from Debian's ``postgresql`` package, started as the service tests start
+it (``tests/postgres_server.py``) -- but with the server's durable defaults (``fsync=on``,
 ``synchronous_commit=on``): the benchmark measures what a deployment would see, and
 SQLite runs with ``synchronous=FULL`` too.
 
@@ -14,72 +13,27 @@ can SIGKILL the master and every worker at once, as a crash would.
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+# the private PostgreSQL server of the service tests (tests/postgres_server.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+from postgres_server import PrivatePostgres, free_port  # noqa: E402
 
 ADMIN_KEY = "admin-key-of-the-service-benchmark-0123456789"
 THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _as_user(user: str | None, *command: str) -> list[str]:
-    return ["runuser", "-u", user, "--", *command] if user else list(command)
-
-
-class Postgres:
-    """A PostgreSQL server private to this run; :meth:`create_database` gives URLs."""
-
-    def __init__(self) -> None:
-        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-        if not found:
-            raise RuntimeError("PostgreSQL binaries not found in /usr/lib/postgresql/*/bin: "
-                               "apt-get install -y postgresql")
-        self.bin = Path(found[-1]).parent
-        self.version = self.bin.parent.name
-        self.user = "postgres" if os.geteuid() == 0 else None
-        self.home = Path(tempfile.mkdtemp(prefix="shiftguard-bench-pg-"))
-        if self.user:
-            shutil.chown(self.home, self.user)
-        self.data = self.home / "data"
-        self.port = free_port()
-        run = {"check": True, "capture_output": True, "timeout": 120}
-        subprocess.run(_as_user(self.user, str(self.bin / "initdb"), "-D", str(self.data),
-                                "-A", "trust", "-U", "postgres", "-E", "UTF8"), **run)
-        options = (f"-p {self.port} -k {self.home} -h 127.0.0.1 -c max_connections=300 "
-                   "-c shared_buffers=256MB")
-        subprocess.run(_as_user(self.user, str(self.bin / "pg_ctl"), "-D", str(self.data),
-                                "-w", "-t", "60", "-l", str(self.home / "log"), "-o", options,
-                                "start"), **run)
-        self._databases = 0
-
-    def create_database(self) -> str:
-        import psycopg
-
-        self._databases += 1
-        name = f"bench{self._databases}"
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres",
-                             autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
-
-    def stop(self) -> None:
-        subprocess.run(_as_user(self.user, str(self.bin / "pg_ctl"), "-D", str(self.data),
-                                "-m", "fast", "-w", "stop"), capture_output=True, timeout=60)
-        shutil.rmtree(self.home, ignore_errors=True)
+def postgres() -> PrivatePostgres:
+    """A PostgreSQL server private to this run, with the server's durable defaults."""
+    return PrivatePostgres(durable=True, prefix="shiftguard-bench-pg-", max_connections=300,
+                           shared_buffers="256MB")
 
 
 class Service:

@@ -4,15 +4,11 @@ installs), as an unprivileged user in a temporary directory on a free port."""
 
 from __future__ import annotations
 
-import glob
 import io
 import itertools
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -23,6 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from postgres_server import PostgresUnavailable, PrivatePostgres, free_port
+
 pytest.importorskip("fastapi")
 pytest.importorskip("sqlalchemy")
 
@@ -30,57 +28,17 @@ ADMIN_KEY = "admin-key-for-the-tests-0123456789"
 _DATABASES = itertools.count()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _as_user(user: str | None, *command: str) -> list[str]:
-    return ["runuser", "-u", user, "--", *command] if user else list(command)
-
-
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """``host:port`` of a PostgreSQL server private to this test session."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not found:
-        pytest.skip("PostgreSQL binaries not found in /usr/lib/postgresql/*/bin: install "
-                    "Debian's postgresql package (make test does when run as root)")
-    bin_dir = Path(found[-1]).parent
-    user = None
-    if os.geteuid() == 0:  # the server refuses to run as root
-        user = next((u for u in ("postgres", "nobody") if _user_exists(u)), None)
-        if user is None:
-            pytest.skip("running as root without a 'postgres' or 'nobody' user to run "
-                        "PostgreSQL as")
-    home = Path(tempfile.mkdtemp(prefix="shiftguard-pg-"))
-    data = home / "data"
-    if user:
-        shutil.chown(home, user)
-    port = free_port()
-    run = {"check": True, "capture_output": True, "timeout": 120}
-    subprocess.run(_as_user(user, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust",
-                            "-U", "postgres", "--no-sync", "-E", "UTF8"), **run)
-    options = f"-p {port} -k {home} -h 127.0.0.1 -c fsync=off -c max_connections=200"
-    subprocess.run(_as_user(user, str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-t", "60",
-                            "-l", str(home / "log"), "-o", options, "start"), **run)
+def postgres_server() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server private to this test session (see ``tests/postgres_server.py``)."""
     try:
-        yield f"127.0.0.1:{port}"
+        server = PrivatePostgres(durable=False, prefix="shiftguard-pg-", max_connections=200)
+    except PostgresUnavailable as exc:
+        pytest.skip(f"{exc}: make test installs Debian's postgresql when run as root")
+    try:
+        yield server
     finally:
-        subprocess.run(_as_user(user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                                "-w", "stop"), capture_output=True, timeout=60)
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def _user_exists(name: str) -> bool:
-    import pwd
-
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
+        server.stop(mode="immediate")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -88,13 +46,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty database of each kind."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'shiftguard.db'}"
-    import psycopg
-
     server = request.getfixturevalue("postgres_server")
-    name = f"sg{os.getpid()}_{next(_DATABASES)}"
-    with psycopg.connect(f"postgresql://postgres@{server}/postgres", autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return f"postgresql+psycopg://postgres@{server}/{name}"
+    return server.create_database(f"sg{os.getpid()}_{next(_DATABASES)}")
 
 
 @pytest.fixture
