@@ -1,4 +1,5 @@
 import json
+import threading
 
 import numpy as np
 import pandas as pd
@@ -232,6 +233,46 @@ def test_localisation_runs_only_behind_a_drift_verdict(rng):
     assert not null.drifted and null.localization is None
     shifted = compare(_frame(rng, 300), _frame(rng, 300, shift=1.0), seed=1)
     assert shifted.drifted and shifted.localization is not None
+
+
+def _localizing_threads(monkeypatch):
+    """Record, per localisation, whether it ran on the main thread."""
+    on_main = []
+    localize = DriftDetector._localize
+
+    def spy(self, table):
+        on_main.append(threading.current_thread() is threading.main_thread())
+        return localize(self, table)
+
+    monkeypatch.setattr(DriftDetector, "_localize", spy)
+    return on_main
+
+
+def test_localisation_runs_beside_the_joint_test_once_the_columns_decide(rng, monkeypatch):
+    on_main = _localizing_threads(monkeypatch)
+    ref, cur = _frame(rng, 400), _frame(rng, 400, shift=0.6)
+    beside = compare(ref, cur, seed=2)
+    assert compare(ref, ref.sample(frac=1.0, random_state=1), seed=2).localization is None
+    relevant = compare(ref, cur, seed=2, min_effect=0.05)
+    # the same steps one after the other give the same report
+    monkeypatch.setattr(DriftDetector, "_joint_test",
+                        lambda self, table, *_: (self._multivariate(table), None))
+    after = compare(ref, cur, seed=2)
+    assert on_main == [False, False, True]
+    assert beside.localization is not None and relevant.localization is not None
+    assert json.dumps(beside.to_dict(), sort_keys=True) == json.dumps(after.to_dict(),
+                                                                      sort_keys=True)
+
+
+def test_localisation_waits_for_the_joint_test_when_only_it_sees_drift(rng, monkeypatch):
+    on_main = _localizing_threads(monkeypatch)
+    # the correlation of u and v flips, their marginals stay standard normal
+    z = rng.normal(size=(2, 300, 2))
+    ref = {"u": z[0, :, 0], "v": 0.9 * z[0, :, 0] + np.sqrt(0.19) * z[0, :, 1]}
+    cur = {"u": z[1, :, 0], "v": -0.9 * z[1, :, 0] + np.sqrt(0.19) * z[1, :, 1]}
+    report = compare(ref, cur, seed=2)
+    assert report.drifted_columns == () and report.multivariate.drifted
+    assert report.localization is not None and on_main == [True]
 
 
 def test_constant_or_empty_columns_are_reported_not_refused(rng):

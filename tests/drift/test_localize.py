@@ -257,6 +257,49 @@ def test_result_fields_ranks_json_and_determinism(rng):
         assert localize_shift(ref, cur, method=method, seed=1, n_permutations=49) == first
 
 
+@pytest.mark.parametrize("group", [1, 2, 5])
+def test_split_sscps_are_the_subsets_products(rng, group):
+    # 7 sets of 6 of 12 rows: a last group of fewer sets, empty Venn cells, a repeated set
+    rows = np.hstack([rng.normal(size=(12, 3)), np.ones((12, 1))])
+    subsets = np.argsort(rng.random((7, 12)), axis=1)[:, :6]
+    subsets[4] = subsets[1][::-1]
+    sscps = localize._split_sscps(rows, subsets, group)
+    expected = np.stack([rows[s].T @ rows[s] for s in subsets])
+    np.testing.assert_allclose(sscps, expected, rtol=1e-12, atol=1e-12)
+    single = localize._split_sscps(rows.astype(np.float32), subsets, group)
+    assert single.dtype == np.float64
+    np.testing.assert_allclose(single, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_gaussian_statistics_do_not_depend_on_how_tasks_meet_threads(rng, monkeypatch):
+    # 1,500 + 1,500 rows, 20 features: splits scored five at a time from Venn cells, in
+    # tasks shared by threads; the same as one product per split, in any task order.
+    from shiftguard import _threads
+
+    ref, cur = rng.normal(size=(1500, 20)), rng.normal(size=(1500, 20))
+    cur[:, 3] += 0.2
+    threaded = localize_shift(ref, cur, method="gaussian", seed=4)
+    assert threaded.flagged[0] == "3"
+    monkeypatch.setattr(_threads, "run_in_threads",
+                        lambda work, parts: [work(part) for part in reversed(list(parts))])
+    assert localize_shift(ref, cur, method="gaussian", seed=4) == threaded
+    monkeypatch.setattr(localize, "_SPLIT_GROUP", 1)
+    plain = localize_shift(ref, cur, method="gaussian", seed=4)
+    assert [f.pvalue for f in plain.features] == [f.pvalue for f in threaded.features]
+    np.testing.assert_allclose([f.statistic for f in plain.features],
+                               [f.statistic for f in threaded.features], rtol=1e-5, atol=1e-5)
+
+
+def test_gaussian_statistics_do_not_depend_on_the_batches_of_splits(rng, monkeypatch):
+    # Batches of 20 splits (the smallest) draw the same uniforms in the same order.
+    ref, cur = rng.normal(size=(120, 4)), rng.normal(size=(100, 4))
+    cur[:, 0] += 0.5
+    whole = localize_shift(ref, cur, method="gaussian", seed=2, n_permutations=299)
+    monkeypatch.setattr(localize, "_BLOCK_DOUBLES", 1)
+    assert localize_shift(ref, cur, method="gaussian", seed=2, n_permutations=299) == whole
+    assert whole.flagged[0] == "0"
+
+
 def test_integer_features_with_heavy_ties_run_on_every_method(rng):
     # Few distinct values: some permuted splits make a feature nearly constant in one
     # group, which the ridge on the refitted SSCP must survive.

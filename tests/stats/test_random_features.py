@@ -73,6 +73,21 @@ def test_bandwidth_and_centre_depend_on_the_pooled_multiset_only(rng, ties):
     assert one.bandwidth == other.bandwidth
 
 
+@pytest.mark.parametrize("kind", ["distinct", "rounded", "sparse", "identical"])
+def test_subsample_bandwidth_takes_the_median_over_every_pair_of_rows(rng, kind):
+    # sparse: most pairs coincide, so the median of the positive distances is taken;
+    # identical: no positive distance, bandwidth 1.
+    from shiftguard.stats.multivariate import _median_bandwidth, _squared_distances
+
+    rows = {"distinct": rng.normal(size=(300, 4)), "rounded": np.round(rng.normal(size=(300, 4))),
+            "sparse": (rng.random((300, 4)) < 0.05).astype(float),
+            "identical": np.ones((300, 4))}[kind]
+    every_pair = _kernels.positive_pair_values(_squared_distances(rows), np.ones(300))
+    expected = _median_bandwidth(every_pair, 300 * 299 // 2)
+    assert rf._subsample_bandwidth(rows) == expected
+    assert (expected == 1.0) == (kind == "identical")
+
+
 @pytest.mark.parametrize(("d", "n_features"), [(5, 12), (8, 3)])
 def test_orthogonal_frequencies_have_gaussian_columns_in_orthogonal_blocks(d, n_features):
     draws = np.stack([rf._orthogonal_frequencies(d, n_features, np.random.default_rng(s))
@@ -101,6 +116,24 @@ def test_random_feature_kernel_is_unbiased():
     estimates = np.array(estimates)
     exact = math.exp(-np.sum((a - b) ** 2) / (2 * sigma**2))
     assert abs(estimates.mean() - exact) < 4 * estimates.std() / math.sqrt(estimates.size)
+
+
+def test_permutation_blocks_do_not_change_the_permutations_drawn(monkeypatch):
+    # The first block (32) is smaller than the next ones (64): permutation i must be the
+    # same as with blocks of 64 throughout, so the stop, the p-value and all else agree.
+    rng = np.random.default_rng(20261123)
+    x, y = rng.normal(size=(150, 3)), rng.normal(size=(120, 3))
+    samples = [(x, y + [shift, 0.0, 0.0]) for shift in (0.0, 0.375, 0.5)]
+
+    def results():
+        return [mmd_test(a, b, n_features=32, n_permutations=999, seed=0) for a, b in samples]
+
+    first = results()
+    monkeypatch.setattr(rf, "_FIRST_BLOCK", 64)
+    assert results() == first
+    # stopped inside the first block, past it, and past several blocks of 64
+    drawn = sorted(res.n_permutations for res in first)
+    assert drawn[0] < 32 and 64 < drawn[1] < drawn[2] < 999
 
 
 def test_subset_indicators_mark_uniform_subsets(rng):

@@ -57,6 +57,14 @@ def test_gaussian_familywise_error_with_12_messy_features_and_unequal_sizes(n, m
     assert rate <= binomial_band(ALPHA, n_reps)[1]
 
 
+def test_gaussian_familywise_error_when_splits_share_venn_cells():
+    # 1,500 + 1,500 rows, 24 features: the SSCPs of five splits at a time come from the
+    # cells of their Venn diagram, the observed split scored in the first group of five.
+    n_reps = 300
+    rate = _null_flag_rate("gaussian", 1500, 1500, 24, n_reps, seed=7)
+    assert rate <= binomial_band(ALPHA, n_reps)[1]
+
+
 def test_ridge_familywise_error_with_more_features_than_reference_rows():
     # 40 reference rows, 400 current, 60 messy features: "auto" runs the ridge method.
     rng = np.random.default_rng(0)

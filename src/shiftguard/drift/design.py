@@ -101,9 +101,15 @@ class DesignSpec:
     def complete_numeric(self, table: Table, rng: np.random.Generator) -> np.ndarray:
         """Standardised numeric columns of a seeded subsample of the rows without missing
         values (rows drawn first, then standardised)."""
-        complete = np.ones(table.n_rows, dtype=bool)
-        for name in self.numeric:
-            complete &= ~np.isnan(table[name].values)
-        rows = np.flatnonzero(complete)
+        # A column's NaN are its missing values and non-numeric tokens, both counted when
+        # it was read: only columns that have some are scanned.
+        columns = [table[n] for n in self.numeric]
+        gappy = [c for c in columns if c.n_missing + c.n_non_numeric]
+        rows = np.arange(table.n_rows)
+        if gappy:
+            complete = np.ones(table.n_rows, dtype=bool)
+            for col in gappy:
+                complete &= ~np.isnan(col.values)
+            rows = np.flatnonzero(complete)
         rows = rows[self._rows(rows.size, rng)]
-        return (stack_columns([table[n] for n in self.numeric], rows) - self.mean) / self.std
+        return (stack_columns(columns, rows) - self.mean) / self.std

@@ -260,11 +260,11 @@ class DriftDetector:
             family.add((name, "distribution"), t.pvalue)
             family.add((name, "missing"), column_tests.missing_rate_pvalue(ref[name], cur[name]))
             family.add((name, "non_numeric"), column_tests.non_numeric_pvalue(ref[name], cur[name]))
-        multi = self._multivariate(cur)
+        relevant = self._relevance_verdicts(ref, cur, names, raw_tests)
+        multi, early_localization = self._joint_test(cur, family, relevant)
         if multi is not None:
             family.add(("", "multivariate"), multi.pvalue)
         adjusted = family.adjusted(self.correction)
-        relevant = self._relevance_verdicts(ref, cur, names, raw_tests)
         results = []
         for name, t, rel in zip(names, raw_tests, relevant, strict=True):
             p_adj = adjusted.get((name, "distribution"), math.nan)
@@ -313,7 +313,7 @@ class DriftDetector:
         # appear under a "no drift" verdict.
         localization = None
         if drifted:
-            localization, note = self._localize(cur)
+            localization, note = early_localization or self._localize(cur)
             notes.extend(note)
         return DriftReport(
             drifted=drifted,
@@ -535,6 +535,45 @@ class DriftDetector:
             profile=ColumnProfile(reference_summary=_text_summary(ref),
                                   current_summary=_text_summary(cur), text=profile),
         )
+
+    def _joint_test(
+        self, cur: Table, family: _Family, relevant: Sequence[dict[str, Any]]
+    ) -> tuple[MultivariateDrift | None, tuple[Any, tuple[str, ...]] | None]:
+        """The joint test's raw result and, when the verdict is drift whatever its p-value,
+        the localisation (``_localize``'s output), computed beside it on a second thread.
+
+        The verdict is drift whatever the joint test's p-value when some column is relevant
+        (``min_effect`` set: the joint test does not count) or, without ``min_effect``, when
+        some column is detected with the joint test's p-value set to 1: every correction's
+        adjusted p-values only grow when another p-value grows or a p-value is added. Both
+        steps use seeded streams of their own and release the GIL in their NumPy work, so
+        the report is the same as when they run one after the other (measured at
+        100,000 x 50 on 2 cores, shifted data: 30 ms instead of 44 ms for the two).
+        """
+        from concurrent.futures import ThreadPoolExecutor, wait
+
+        from shiftguard._threads import single_threaded_blas
+
+        if self.min_effect is None:
+            worst = _Family()
+            worst.pvalues = {**family.pvalues, ("", "multivariate"): 1.0}
+            decided = any(p <= self.alpha for p in worst.adjusted(self.correction).values())
+        else:
+            decided = any(rel["relevant"] for rel in relevant)
+        if not (decided and self.localize and self.multivariate != "none"
+                and self.design_.n_features):
+            return self._multivariate(cur), None
+        # BLAS stays on one thread until both have finished (each also limits it on its own,
+        # and a limit restores the thread count it found when it ends).
+        with single_threaded_blas():
+            pool = ThreadPoolExecutor(1, thread_name_prefix="shiftguard-localize")
+            localization = pool.submit(self._localize, cur)
+            pool.shutdown(wait=False)
+            try:
+                multi = self._multivariate(cur)
+            finally:
+                wait([localization])
+        return multi, localization.result()
 
     def _multivariate(self, cur: Table) -> MultivariateDrift | None:
         """The joint test's raw result; its adjusted p-value is filled in by ``compare``."""
