@@ -57,6 +57,9 @@ def load_library(side: str):
             "logistic": lambda d: interval(
                 ppi_logistic_ci(d["X"], d["yb"], d["ybhat"], d["Xu"], d["ybhat_u"], **same)
             ),
+            "logistic_defaults": lambda d: interval(
+                ppi_logistic_ci(d["X"], d["yb"], d["ybhat"], d["Xu"], d["ybhat_u"], alpha=ALPHA)
+            ),
             "quantile": lambda d: interval(
                 ppi_quantile_ci(d["y"], d["yhat"], d["yhat_u"], 0.5, alpha=ALPHA)
             ),

@@ -30,6 +30,10 @@ def test_design_products_give_weighted_sums_and_gram_matrices(d, ones_at):
     sums, grams = design.sums_and_grams(weights)
     np.testing.assert_allclose(sums, weights @ X, rtol=1e-12)
     np.testing.assert_allclose(grams, np.einsum("ki,ij,il->kjl", weights, X, X), rtol=1e-12)
+    one_sum, one_gram = design.sums_and_grams(weights[1])
+    np.testing.assert_allclose(one_sum, sums[1], rtol=1e-12)
+    np.testing.assert_allclose(one_gram, grams[1], rtol=1e-12)
+    np.testing.assert_allclose(design.sums(weights[2]), sums[2], rtol=1e-12)
     part = design.columns(slice(40, None))
     np.testing.assert_allclose(part.gram(weights[0, 40:]), (second.T * weights[0, 40:]) @ second,
                                rtol=1e-12)
@@ -100,6 +104,30 @@ def test_solution_path_interpolates_values_and_slopes():
     path.add(1.0, f(1.0) + 5.0, df(1.0))
     for t in (0.0, 0.37, 0.4, 0.9, 1.0):
         np.testing.assert_allclose(path.predict(t), f(t), rtol=1e-12, atol=1e-12)
+
+
+def test_solution_path_starts_with_the_slope_of_the_classical_fit():
+    """The slope at ``lam = 0`` (labelled Hessian, unlabelled probabilities) is the
+    derivative of the logistic PPI estimate in ``lam``: a second-order one-sided
+    difference quotient with step 1e-4 agrees to its error, about 1e-8."""
+    from shiftguard.inference.ppi import _RegressionData
+
+    rng = np.random.default_rng(3)
+
+    def draw(m: int):
+        X = np.column_stack([np.ones(m), rng.normal(size=(m, 2)), rng.poisson(2.0, m)])
+        y = (rng.random(m) < expit(X @ np.array([-0.5, 1.0, -0.7, 0.2]))).astype(float)
+        return X, y, np.where(rng.random(m) < 0.75, y, rng.random(m))
+
+    X, y, yhat = draw(200)
+    Xu, _, yhat_u = draw(3000)
+    data = _RegressionData("logistic", X, y, yhat, Xu, yhat_u)
+    slope = data.logistic_path.predict(1.0) - data.classical_fit
+    step = 1e-4
+    at_0, at_h, at_2h = (data.estimate(lam) for lam in (0.0, step, 2.0 * step))
+    quotient = (-3.0 * at_0 + 4.0 * at_h - at_2h) / (2.0 * step)
+    np.testing.assert_allclose(slope, quotient, rtol=1e-5, atol=1e-7)
+    assert np.abs(slope).max() > 1e-2
 
 
 @pytest.mark.parametrize("df", [0.7, 1.0, 1.3, 2.0, 3.5, 9.0, 41.7, 199.0, 200.0, 5e3, 1e8])

@@ -295,11 +295,20 @@ class DesignProducts:
         if self.gram_index is None:
             design_t = self.design_t
             return weights @ design_t.T, (design_t * weights[..., None, :]) @ design_t.T
-        products = weights @ self.rows.T
+        # One matrix-vector product per weight vector: OpenBLAS's product of a few vectors
+        # with the wide matrix packs that matrix first and takes 1.4-1.6x as long (2-3
+        # vectors, 10,000 rows, 15 products).
+        rows = self.rows
+        products = rows @ weights if weights.ndim == 1 else np.stack([rows @ w for w in weights])
         return products[..., : self.d], products[..., self.gram_index]
 
+    def sums(self, weights: np.ndarray) -> np.ndarray:
+        """``X.T @ w`` for one weight vector: a third of the work of :meth:`sums_and_grams`
+        with 5 columns."""
+        return self.design_t @ weights
+
     def gram(self, weights: np.ndarray) -> np.ndarray:
-        """``X.T @ diag(w) @ X`` (see :meth:`sums_and_grams`)."""
+        """``X.T @ diag(w) @ X`` for one weight vector (see :meth:`sums_and_grams`)."""
         return self.sums_and_grams(weights)[1]
 
 
@@ -395,9 +404,10 @@ def logistic_solve(
     current: float | None = None
     for _ in range(max_iter):
         expit_and_slope(eta, prob, curvature, weights, eta_bound=design.eta_bound(beta))
-        sums, grams = design.sums_and_grams(work)
+        # The gradient needs the columns' sums alone, not the products.
+        gradient = design.sums(prob) - linear
         try:
-            step = solve_symmetric(grams[1], sums[0] - linear, "X")
+            step = solve_symmetric(design.gram(curvature), gradient, "X")
         except InputError:
             # Curvature p(1 - p) underflows where linear predictors run off to infinity:
             # then the loss has no finite minimum, whatever the design's rank.
