@@ -160,6 +160,17 @@ def attribute_performance_change(
     runs at 2000 rows (with the sample quantiles, ``P(X)``: 87 %, 88 % and 86 %). With 20
     replicates at 800 rows: 88.5 % and 89.5 % of 2000 runs, 90 % for ``change`` (sample
     quantiles: 80 %, 81 %, 81 %); the validity test checks this case.
+    On messy features with the ratio still logistic (Poisson counts, mean 2 -> 2.8, so
+    heavy ties; a binary, 5 % -> 10 %; an exponential, rate 1 -> 0.8; a cut on the count as
+    the model; plus a concept shift) the bias was <= 0.05 SD and the bootstrap SD within 2 %
+    of the true SD (0.11 SD and 6 % with 100 current rows); 90 % intervals from 100
+    replicates covered the true ``P(X)``, ``P(Y|X)`` and ``change`` in 90.5 %, 90.7 % and
+    90.3 % of 1000 runs with 300 current rows against 3000 reference rows (20 replicates:
+    91.5 %, 91.6 %, 90.2 %; sample quantiles 83 %, 83 %, 82 %), in 89 %, 91 %, 90.5 % at
+    800 rows each and in 93 %, 90 %, 91.5 % of 600 runs with only 100 current rows; the
+    validity test checks the 300-row case. With one group per feature (300 against 3000
+    rows, 1200 runs) the skewed share of the rare binary covered 88 % (misses 9.5 % above,
+    2.6 % below) and the other players and ``change`` 88.5-90 %.
     Run time: one density-ratio fit per group and replicate, about 0.3 s of CPU at 2000
     rows a sample and 0.8 s at 10,000 with the defaults (one group, 100 replicates).
 
