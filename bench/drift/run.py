@@ -10,7 +10,10 @@ One long-lived worker process per peer library (``worker.py``, in the peer's own
 answers "run this side on this sample" requests. The measurements are interleaved: in
 each of ``--rounds`` rounds every side runs once on the null and once on the shifted
 sample, in an order rotated between rounds, and the 1-minute load average is read at the
-start and the end of every round. Sides too slow to repeat (Evidently) and sides kept only
+start and the end of every round. Each run starts ``SETTLE_S`` after the previous one
+ended, whichever worker ran it, so that the previous side's idle BLAS/OpenMP threads
+(OpenBLAS's spin for up to about 0.1 s after a call) have gone to sleep and do not take a
+core from the next side. Sides too slow to repeat (Evidently) and sides kept only
 for their verdicts run in one extra round, beside shiftguard's defaults. Every worker gets
 the same thread settings (``--threads``, default: the machine's cores).
 
@@ -41,6 +44,7 @@ import platform
 import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +59,8 @@ SAMPLES = ("null", "shifted")
 # A request that runs longer than this is stopped and recorded as such: "no default path
 # that can run for minutes" is one of the targets, so the bench must not hang on one.
 REQUEST_TIMEOUT_S = 600.0
+# Pause before every timed run (see the module docstring).
+SETTLE_S = 0.3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,6 +202,7 @@ def interleaved_rounds(contenders: tuple[Contender, ...], workers: dict[str, Wor
             for c in order:
                 if c.key in failed:
                     continue
+                time.sleep(SETTLE_S)
                 try:
                     answer = workers[f"{c.peer}@{c.venv}"].ask(cmd="run", side=c.side,
                                                                sample=sample)
