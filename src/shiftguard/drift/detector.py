@@ -43,9 +43,11 @@ by at most ``min_effect``), whose p-values are finite-sample bounds for any size
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -254,14 +256,32 @@ class DriftDetector:
         kinds = {n: k for n, k in ref.kinds.items() if n not in self.empty_names_}
         cur = read_table(raw, kinds=kinds, columns=ref.names, label="current")
         names = [n for n in ref.names if n not in self.excluded_names_]
-        raw_tests = self._column_tests(cur, names)
-        family = _Family()
-        for name, t in zip(names, raw_tests, strict=True):
-            family.add((name, "distribution"), t.pvalue)
-            family.add((name, "missing"), column_tests.missing_rate_pvalue(ref[name], cur[name]))
-            family.add((name, "non_numeric"), column_tests.non_numeric_pvalue(ref[name], cur[name]))
-        relevant = self._relevance_verdicts(ref, cur, names, raw_tests)
-        multi, early_localization = self._joint_test(cur, family, relevant)
+        # The joint test needs nothing from the column tests: it runs on a second thread from
+        # the start (its NumPy and BLAS work release the GIL; it uses no parallel numba
+        # kernel, so only this thread launches those). When the column tests alone decide the
+        # verdict, the localisation runs here beside it. Every step draws from its own
+        # seeded stream, so the report is the one of running them one after the other
+        # (tests/drift/test_detector.py checks it). BLAS stays on one thread until both have
+        # finished: each step limits it too, and a limit restores what it found at its start.
+        with contextlib.ExitStack() as stack:
+            joint = None
+            if self.multivariate != "none" and self.design_.n_features:
+                from shiftguard._threads import single_threaded_blas
+
+                stack.enter_context(single_threaded_blas())
+                pool = stack.enter_context(ThreadPoolExecutor(1, "shiftguard-joint"))
+                joint = pool.submit(self._multivariate, cur)
+            raw_tests = self._column_tests(cur, names)
+            family = _Family()
+            for name, t in zip(names, raw_tests, strict=True):
+                family.add((name, "distribution"), t.pvalue)
+                family.add((name, "missing"),
+                           column_tests.missing_rate_pvalue(ref[name], cur[name]))
+                family.add((name, "non_numeric"),
+                           column_tests.non_numeric_pvalue(ref[name], cur[name]))
+            relevant = self._relevance_verdicts(ref, cur, names, raw_tests)
+            early_localization = self._localize(cur) if self._decided(family, relevant) else None
+            multi = None if joint is None else joint.result()
         if multi is not None:
             family.add(("", "multivariate"), multi.pvalue)
         adjusted = family.adjusted(self.correction)
@@ -536,44 +556,19 @@ class DriftDetector:
                                   current_summary=_text_summary(cur), text=profile),
         )
 
-    def _joint_test(
-        self, cur: Table, family: _Family, relevant: Sequence[dict[str, Any]]
-    ) -> tuple[MultivariateDrift | None, tuple[Any, tuple[str, ...]] | None]:
-        """The joint test's raw result and, when the verdict is drift whatever its p-value,
-        the localisation (``_localize``'s output), computed beside it on a second thread.
+    def _decided(self, family: _Family, relevant: Sequence[dict[str, Any]]) -> bool:
+        """Whether the report's verdict is drift whatever the joint test's p-value.
 
-        The verdict is drift whatever the joint test's p-value when some column is relevant
-        (``min_effect`` set: the joint test does not count) or, without ``min_effect``, when
-        some column is detected with the joint test's p-value set to 1: every correction's
-        adjusted p-values only grow when another p-value grows or a p-value is added. Both
-        steps use seeded streams of their own and release the GIL in their NumPy work, so
-        the report is the same as when they run one after the other (measured at
-        100,000 x 50 on 2 cores, shifted data: 30 ms instead of 44 ms for the two).
+        So when some column is relevant (``min_effect`` set: the joint test does not count)
+        or, without ``min_effect``, when some column is detected with the joint test's
+        p-value set to 1: every correction's adjusted p-values only grow when another
+        p-value grows or a p-value is added.
         """
-        from concurrent.futures import ThreadPoolExecutor, wait
-
-        from shiftguard._threads import single_threaded_blas
-
-        if self.min_effect is None:
-            worst = _Family()
-            worst.pvalues = {**family.pvalues, ("", "multivariate"): 1.0}
-            decided = any(p <= self.alpha for p in worst.adjusted(self.correction).values())
-        else:
-            decided = any(rel["relevant"] for rel in relevant)
-        if not (decided and self.localize and self.multivariate != "none"
-                and self.design_.n_features):
-            return self._multivariate(cur), None
-        # BLAS stays on one thread until both have finished (each also limits it on its own,
-        # and a limit restores the thread count it found when it ends).
-        with single_threaded_blas():
-            pool = ThreadPoolExecutor(1, thread_name_prefix="shiftguard-localize")
-            localization = pool.submit(self._localize, cur)
-            pool.shutdown(wait=False)
-            try:
-                multi = self._multivariate(cur)
-            finally:
-                wait([localization])
-        return multi, localization.result()
+        if self.min_effect is not None:
+            return any(rel["relevant"] for rel in relevant)
+        worst = _Family()
+        worst.pvalues = {**family.pvalues, ("", "multivariate"): 1.0}
+        return any(p <= self.alpha for p in worst.adjusted(self.correction).values())
 
     def _multivariate(self, cur: Table) -> MultivariateDrift | None:
         """The joint test's raw result; its adjusted p-value is filled in by ``compare``."""
