@@ -25,6 +25,25 @@ def _assert_unbiased_and_covering(errors, covered, alpha, name):
     assert lo <= covered.mean() <= hi, (name, covered.mean(), (lo, hi))
 
 
+def _check_default_dle_mae(draw, reps, name, alpha=0.1):
+    """The default DLE's MAE estimate of the model ``x_0`` on ``reps`` pairs
+    ``((X_ref, y_ref), (X_cur, y_cur)) = draw()``: unbiased for the chunk's realised MAE,
+    its interval covering, and the reference MAE (what a monitor without DLE reports)
+    measurably off."""
+    errors, covered, naive = [], [], []
+    for r in range(reps):
+        (X_ref, y_ref), (X_cur, y_cur) = draw()
+        realised = np.mean(np.abs(y_cur - X_cur[:, 0]))
+        est = estimate_performance(X_ref[:, 0], y_ref, X_cur[:, 0], "mae", "dle", X_ref=X_ref,
+                                   X_cur=X_cur, alpha=alpha, seed=r)
+        errors.append(est.estimate - realised)
+        covered.append(est.lower <= realised <= est.upper)
+        naive.append(est.reference_value - realised)
+    _assert_unbiased_and_covering(errors, covered, alpha, name)
+    naive = np.array(naive)
+    assert abs(naive.mean()) > 5 * naive.std(ddof=1) / np.sqrt(reps)
+
+
 def test_default_dle_is_unbiased_and_covers_under_covariate_shift():
     """y = x_0 + (0.2 + 0.5 |x_1|) e, the model predicts x_0, the current x_1 moves by 1:
     the raw features go in, and the additive loss model has to find the V in x_1 itself
@@ -36,20 +55,7 @@ def test_default_dle_is_unbiased_and_covers_under_covariate_shift():
         X[:, 1] += shift
         return X, X[:, 0] + (0.2 + 0.5 * np.abs(X[:, 1])) * rng.normal(size=n)
 
-    reps, alpha = 300, 0.1
-    errors, covered, naive = [], [], []
-    for r in range(reps):
-        X_ref, y_ref = sample(800, 0.0)
-        X_cur, y_cur = sample(800, 1.0)
-        realised = np.mean(np.abs(y_cur - X_cur[:, 0]))
-        est = estimate_performance(X_ref[:, 0], y_ref, X_cur[:, 0], "mae", "dle", X_ref=X_ref,
-                                   X_cur=X_cur, alpha=alpha, seed=r)
-        errors.append(est.estimate - realised)
-        covered.append(est.lower <= realised <= est.upper)
-        naive.append(est.reference_value - realised)
-    _assert_unbiased_and_covering(errors, covered, alpha, "dle additive")
-    naive = np.array(naive)
-    assert abs(naive.mean()) > 5 * naive.std(ddof=1) / np.sqrt(reps)
+    _check_default_dle_mae(lambda: (sample(800, 0.0), sample(800, 1.0)), 300, "dle additive")
 
 
 def test_default_cbpe_multiclass_is_unbiased_and_covers_under_covariate_shift():
@@ -107,17 +113,4 @@ def test_default_dle_on_a_messy_design():
         noise = (0.3 + 0.3 * X[:, 1] + 1.0 * X[:, 2]) * rng.standard_t(3, n)
         return X, X[:, 0] + noise
 
-    reps, alpha = 200, 0.1
-    errors, covered, naive = [], [], []
-    for r in range(reps):
-        X_ref, y_ref = sample(20_000, 1.0)
-        X_cur, y_cur = sample(200, 2.0)
-        realised = np.mean(np.abs(y_cur - X_cur[:, 0]))
-        est = estimate_performance(X_ref[:, 0], y_ref, X_cur[:, 0], "mae", "dle", X_ref=X_ref,
-                                   X_cur=X_cur, alpha=alpha, seed=r)
-        errors.append(est.estimate - realised)
-        covered.append(est.lower <= realised <= est.upper)
-        naive.append(est.reference_value - realised)
-    _assert_unbiased_and_covering(errors, covered, alpha, "dle messy")
-    naive = np.array(naive)
-    assert abs(naive.mean()) > 5 * naive.std(ddof=1) / np.sqrt(reps)
+    _check_default_dle_mae(lambda: (sample(20_000, 1.0), sample(200, 2.0)), 200, "dle messy")
